@@ -1,0 +1,66 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "berth",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "berthd", targets: ["berthd"]),
+        .executable(name: "berth", targets: ["berth"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // Value types shared by every layer: addresses, prefixes, MACs, the error type.
+        .target(name: "BerthCore"),
+        // The few Linux calls Swift's Glibc module does not expose (setns, unshare, pidfd_open).
+        .target(name: "CLinux"),
+        // rtnetlink spoken directly: socket, attribute (TLV) codec, link/address/route requests.
+        .target(name: "Netlink", dependencies: ["BerthCore"]),
+        // Network namespace handles and the dedicated thread that enters them.
+        .target(name: "Namespaces", dependencies: ["BerthCore", "CLinux"]),
+        // Subnet pools and bitmap address allocation.
+        .target(name: "IPAM", dependencies: ["BerthCore"]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        // Key-value store with revisions and compare-and-swap; the embedded one is SQLite.
+        .target(name: "Store", dependencies: ["BerthCore", "CSQLite"]),
+        // Images, root filesystems, OCI bundles, runc, and watching container processes.
+        .target(name: "ContainerRuntime", dependencies: ["BerthCore", "CLinux"]),
+        // HTTP/1.1 over unix sockets (server with router, client) on SwiftNIO.
+        .target(name: "HTTPUnix", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // Docker Engine API JSON shapes, shared by daemon and CLI.
+        .target(name: "DockerAPI", dependencies: ["BerthCore"]),
+        // Network drivers: bridge, host, none, container.
+        .target(name: "Drivers", dependencies: ["BerthCore", "Netlink", "Namespaces", "IPAM"]),
+        // The controller and the Docker-compatible API routes.
+        .target(name: "Daemon", dependencies: [
+            "BerthCore", "Netlink", "Namespaces", "IPAM", "Store", "ContainerRuntime",
+            "Drivers", "DockerAPI", "HTTPUnix",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "berthd", dependencies: [
+            "Daemon", "BerthCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "berth", dependencies: [
+            "DockerAPI", "HTTPUnix", "BerthCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "BerthCoreTests", dependencies: ["BerthCore"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "BerthCore"]),
+        .testTarget(name: "IPAMTests", dependencies: ["IPAM", "BerthCore"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "DockerAPITests", dependencies: ["DockerAPI"]),
+        .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime"]),
+        .testTarget(name: "HTTPUnixTests", dependencies: ["HTTPUnix"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

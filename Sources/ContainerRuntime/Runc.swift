@@ -1,0 +1,159 @@
+import BerthCore
+import Foundation
+
+/// What `runc state` reports for a container.
+public struct RuncState: Sendable, Equatable, Decodable {
+    public var id: String
+    /// The container's init process as seen from the host; 0 once stopped.
+    public var pid: Int32
+    /// "creating", "created", "running", "paused" or "stopped".
+    public var status: String
+    public var bundle: String
+}
+
+/// Drives the runc binary. Every call passes this daemon's own `--root`, so daemons
+/// sharing a machine never see each other's containers, and `--log … --log-format json`
+/// so failures come back as runc's own one-line message rather than raw stderr.
+public struct Runc: Sendable {
+    public let binary: String
+    /// runc's state directory, e.g. <exec-root>/runc.
+    public let root: String
+    /// Per-invocation log files live here briefly (not in `root`, which runc owns).
+    public let logDirectory: String
+
+    public init(binary: String = "runc", root: String, logDirectory: String? = nil) {
+        self.binary = Self.resolve(binary)
+        self.root = root
+        self.logDirectory = logDirectory ?? (root.hasSuffix("/") ? String(root.dropLast()) : root) + "-log"
+    }
+
+    /// A bare name is looked up on $PATH plus the sbin directories runc usually lives in.
+    static func resolve(_ binary: String) -> String {
+        guard !binary.contains("/") else { return binary }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let directories = path.split(separator: ":").map(String.init) + ["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin"]
+        for directory in directories where access("\(directory)/\(binary)", X_OK) == 0 {
+            return "\(directory)/\(binary)"
+        }
+        return binary
+    }
+
+    // MARK: Lifecycle
+
+    /// `runc run --detach`: creates and starts the container, returns its init pid once it runs.
+    /// The container inherits runc's stdio (detached, no terminal), so `stdout`/`stderr` become
+    /// the container's output — typically the same log file descriptor. stdin is /dev/null.
+    /// Note: if runc itself fails, its final error line also lands in that output.
+    @discardableResult
+    public func run(id: String, bundle: String, pidFile: String? = nil,
+                    stdout: FileHandle, stderr: FileHandle) throws -> Int32 {
+        let pidFile = pidFile ?? "\(bundle)/init.pid"
+        unlink(pidFile) // a stale file from an earlier run would hand back a dead pid
+        _ = try invoke("run", id: id, ["run", "--detach", "--pid-file", pidFile, "--bundle", bundle, id],
+                       stdout: stdout, stderr: stderr)
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else {
+            throw BerthError(.internal, "runc run \(id): started but pid file \(pidFile) is missing or invalid")
+        }
+        return pid
+    }
+
+    /// Sends a signal to the container's init (or, with `all`, to every process in it).
+    public func kill(id: String, signal: Int32 = SIGTERM, all: Bool = false) throws {
+        _ = try invoke("kill", id: id, ["kill"] + (all ? ["--all"] : []) + [id, String(signal)])
+    }
+
+    /// Removes runc's state (and cgroup) for a stopped container; `force` kills a running one first.
+    /// Throws `.notFound` when runc does not know the container.
+    public func delete(id: String, force: Bool = false) throws {
+        _ = try invoke("delete", id: id, ["delete"] + (force ? ["--force"] : []) + [id])
+    }
+
+    /// nil when runc has no such container.
+    public func state(id: String) throws -> RuncState? {
+        do {
+            let output = try invoke("state", id: id, ["state", id])
+            do {
+                return try JSONDecoder().decode(RuncState.self, from: output.stdout)
+            } catch {
+                throw BerthError(.internal, "runc state \(id): unreadable output", cause: error)
+            }
+        } catch let error as BerthError where error.code == .notFound {
+            return nil
+        }
+    }
+
+    /// Every container under this daemon's runc root.
+    public func listStates() throws -> [RuncState] {
+        let output = try invoke("list", id: "", ["list", "--format", "json"])
+        // runc prints `null` when there are none.
+        do {
+            return try JSONDecoder().decode([RuncState]?.self, from: output.stdout) ?? []
+        } catch {
+            throw BerthError(.internal, "runc list: unreadable output", cause: error)
+        }
+    }
+
+    public func list() throws -> [String] { try listStates().map(\.id) }
+
+    // MARK: Exec
+
+    /// `runc exec` of `args` in the running container. Its stdout and stderr come back as pipes the
+    /// caller must drain (an unread pipe eventually blocks the process). `env` entries ("K=V") are
+    /// added to the container's configured environment.
+    public func exec(id: String, args: [String], env: [String] = [], workingDirectory: String? = nil,
+                     stdin: FileHandle? = nil) throws -> RuncExecProcess {
+        guard !args.isEmpty else { throw BerthError.invalid("exec needs a command") }
+        let logPath = try newLogPath()
+        var arguments = globalArguments(logPath: logPath) + ["exec"]
+        for entry in env { arguments += ["--env", entry] }
+        if let workingDirectory { arguments += ["--cwd", workingDirectory] }
+        arguments += [id] + args
+        do {
+            let started = try Command.start(binary, arguments, stdin: stdin, stdout: nil, stderr: nil)
+            guard let out = started.stdoutPipe, let err = started.stderrPipe else {
+                throw BerthError(.internal, "runc exec \(id): pipes missing")
+            }
+            return RuncExecProcess(id: id, process: started.process, latch: started.latch,
+                                   stdout: out.fileHandleForReading, stderr: err.fileHandleForReading, logPath: logPath)
+        } catch {
+            unlink(logPath)
+            throw error
+        }
+    }
+
+    // MARK: Plumbing
+
+    private func globalArguments(logPath: String) -> [String] {
+        ["--root", root, "--log", logPath, "--log-format", "json"]
+    }
+
+    private func newLogPath() throws -> String {
+        do {
+            try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw BerthError(.internal, "cannot create runc log directory \(logDirectory)", cause: error)
+        }
+        return "\(logDirectory)/\(UUID().uuidString).json"
+    }
+
+    /// Runs one runc command to completion; a non-zero exit becomes a BerthError carrying runc's
+    /// last logged error (or its stderr when the log is empty).
+    private func invoke(_ operation: String, id: String, _ arguments: [String],
+                        stdout: FileHandle? = nil, stderr: FileHandle? = nil) throws -> CommandOutput {
+        let logPath = try newLogPath()
+        defer { unlink(logPath) }
+        let output: CommandOutput
+        do {
+            output = try Command.run(binary, globalArguments(logPath: logPath) + arguments, stdout: stdout, stderr: stderr)
+        } catch let error as BerthError {
+            throw BerthError(.unavailable, "runc \(operation): cannot run \(binary): \(error.description)")
+        }
+        guard output.status == 0 else {
+            let message = RuncLog.lastError(inFile: logPath) ?? output.diagnostic
+            throw RuncLog.error(operation, id: id,
+                                message: message.isEmpty ? "exit status \(output.status)" : message)
+        }
+        return output
+    }
+}

@@ -1,0 +1,266 @@
+import BerthCore
+import DockerAPI
+import Foundation
+import HTTPUnix
+
+extension APIRoutes {
+    func addContainerRoutes(_ router: inout Router) {
+        let controller = self.controller
+        router.add(.GET, "/containers/json") { request in
+            await respond {
+                let all = request.query.bool("all") ?? false
+                let filters = try request.filters()
+                return .json(.ok, await controller.containerSummaries(all: all, filters: filters))
+            }
+        }
+        router.add(.POST, "/containers/create") { request in
+            await respond {
+                let body = try request.json(ContainerCreateRequest.self)
+                let record = try await controller.createContainer(body, name: request.query["name"])
+                return .json(.created, IDResponse(Id: record.id, Warnings: []))
+            }
+        }
+        router.add(.GET, "/containers/{id}/json") { request in
+            await respond { .json(.ok, try await controller.inspect(request.param("id"))) }
+        }
+        router.add(.POST, "/containers/{id}/start") { request in
+            await respond {
+                let record = try await controller.container(request.param("id"))
+                if record.isRunning { return .empty(.notModified) }
+                try await controller.startContainer(record.id)
+                return .empty(.noContent)
+            }
+        }
+        router.add(.POST, "/containers/{id}/stop") { request in
+            await respond {
+                let timeout = request.query.int("t") ?? request.query.int("timeout")
+                let stopped = try await controller.stopContainer(request.param("id"), timeout: timeout)
+                return .empty(stopped ? .noContent : .notModified)
+            }
+        }
+        router.add(.POST, "/containers/{id}/restart") { request in
+            await respond {
+                let id = try await controller.container(request.param("id")).id
+                _ = try await controller.stopContainer(id, timeout: request.query.int("t"))
+                try await controller.startContainer(id)
+                return .empty(.noContent)
+            }
+        }
+        router.add(.POST, "/containers/{id}/kill") { request in
+            await respond {
+                let signal = try Signals.parse(request.query["signal"] ?? "KILL")
+                try await controller.killContainer(request.param("id"), signal: signal)
+                return .empty(.noContent)
+            }
+        }
+        router.add(.POST, "/containers/{id}/wait") { request in
+            await respond {
+                .json(.ok, WaitResponse(StatusCode: try await controller.waitForExit(request.param("id"))))
+            }
+        }
+        router.add(.DELETE, "/containers/{id}") { request in
+            await respond {
+                try await controller.removeContainer(request.param("id"), force: request.query.bool("force") ?? false)
+                return .empty(.noContent)
+            }
+        }
+        router.add(.GET, "/containers/{id}/logs") { request in
+            await respond {
+                let path = try await controller.logPath(request.param("id"))
+                let id = try await controller.container(request.param("id")).id
+                let follow = request.query.bool("follow") ?? false
+                let wantStdout = request.query.bool("stdout") ?? false
+                guard wantStdout || (request.query.bool("stderr") ?? false) else {
+                    throw BerthError.invalid("you must choose at least one stream")
+                }
+                return .stream(.ok, contentType: RawStream.contentType) { writer in
+                    try await LogStreamer.stream(path: path, follow: follow, to: writer) {
+                        await controller.isRunning(id)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Streams a container's log file as Docker stdout frames, following it while the
+/// container runs when asked.
+enum LogStreamer {
+    static func stream(path: String, follow: Bool, to writer: StreamWriter,
+                       isRunning: @Sendable () async -> Bool) async throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            if !follow { return }
+            // Not started yet: nothing was written.
+            while await isRunning() { try await Task.sleep(for: .milliseconds(50)) }
+            return
+        }
+        defer { try? handle.close() }
+        while true {
+            let data = handle.readData(ofLength: 64 * 1024)
+            if !data.isEmpty {
+                try await writer.write(RawStream.frame(.stdout, Array(data)))
+                continue
+            }
+            guard follow else { return }
+            // Check "running" before the final read so output written just before the
+            // exit is never lost.
+            let running = await isRunning()
+            let tail = handle.readData(ofLength: 64 * 1024)
+            if !tail.isEmpty {
+                try await writer.write(RawStream.frame(.stdout, Array(tail)))
+                continue
+            }
+            if !running { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+enum Signals {
+    static let names: [String: Int32] = [
+        "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "KILL": SIGKILL, "USR1": SIGUSR1, "USR2": SIGUSR2,
+        "TERM": SIGTERM, "STOP": SIGSTOP, "CONT": SIGCONT,
+    ]
+
+    static func parse(_ text: String) throws(BerthError) -> Int32 {
+        if let number = Int32(text), number > 0, number < 65 { return number }
+        let name = text.uppercased().hasPrefix("SIG") ? String(text.uppercased().dropFirst(3)) : text.uppercased()
+        guard let signal = names[name] else { throw .invalid("invalid signal: \(text)") }
+        return signal
+    }
+}
+
+extension Controller {
+    func isRunning(_ id: String) -> Bool { containers[id]?.isRunning ?? false }
+
+    func containerSummaries(all: Bool, filters: [String: [String]]) -> [ContainerSummary] {
+        containers.values
+            .filter { all || $0.isRunning || filters["status"] != nil }
+            .filter { record in
+                if let names = filters["name"], !names.contains(where: { record.name.contains($0) }) { return false }
+                if let ids = filters["id"], !ids.contains(where: { record.id.hasPrefix($0) }) { return false }
+                if let states = filters["status"], !states.contains(record.status.rawValue) { return false }
+                if let wanted = filters["network"] {
+                    let names = record.attachments.compactMap { networks[$0.networkID] }.flatMap { [$0.name, $0.id] }
+                    if !wanted.contains(where: names.contains) { return false }
+                }
+                return true
+            }
+            .sorted { $0.created > $1.created }
+            .map(summary)
+    }
+
+    private func summary(_ record: ContainerRecord) -> ContainerSummary {
+        ContainerSummary(
+            Id: record.id, Names: ["/" + record.name], Image: record.imageReference, ImageID: record.imageID,
+            Command: record.command.joined(separator: " "), Created: Int64(Self.date(record.created)?.timeIntervalSince1970 ?? 0),
+            Ports: [], Labels: record.config.Labels ?? [:], State: record.status.rawValue, Status: statusText(record),
+            NetworkMode: record.networkMode, Networks: endpointSettings(record))
+    }
+
+    private func statusText(_ record: ContainerRecord) -> String {
+        let now = Date()
+        switch record.status {
+        case .running:
+            let started = Self.date(record.startedAt) ?? now
+            return "Up " + Self.human(now.timeIntervalSince(started))
+        case .exited:
+            let finished = Self.date(record.finishedAt) ?? now
+            return "Exited (\(record.exitCode)) \(Self.human(now.timeIntervalSince(finished))) ago"
+        case .created: return "Created"
+        case .removing: return "Removal In Progress"
+        }
+    }
+
+    static func date(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+
+    static func human(_ interval: TimeInterval) -> String {
+        let seconds = Int(interval)
+        switch seconds {
+        case ..<1: return "Less than a second"
+        case 1: return "1 second"
+        case ..<60: return "\(seconds) seconds"
+        case ..<120: return "About a minute"
+        case ..<3600: return "\(seconds / 60) minutes"
+        case ..<7200: return "About an hour"
+        case ..<172_800: return "\(seconds / 3600) hours"
+        default: return "\(seconds / 86400) days"
+        }
+    }
+
+    func endpointSettings(_ record: ContainerRecord) -> [String: EndpointSettings] {
+        var result: [String: EndpointSettings] = [:]
+        switch NetworkMode.parse(record.networkMode).mode {
+        case .host, .none:
+            let name = record.networkMode
+            var settings = EndpointSettings()
+            settings.NetworkID = networks.values.first { $0.name == name }?.id ?? ""
+            settings.EndpointID = ""
+            settings.Gateway = ""
+            settings.IPAddress = ""
+            settings.IPPrefixLen = 0
+            settings.MacAddress = ""
+            result[name] = settings
+        case .container:
+            break
+        case .networks:
+            for attachment in record.attachments {
+                guard let network = networks[attachment.networkID] else { continue }
+                var settings = EndpointSettings(Links: attachment.links.isEmpty ? nil : attachment.links,
+                                                Aliases: attachment.aliases.isEmpty ? nil : attachment.aliases)
+                if attachment.requestedIPv4 != nil || attachment.requestedIPv6 != nil {
+                    settings.IPAMConfig = .init(IPv4Address: attachment.requestedIPv4, IPv6Address: attachment.requestedIPv6)
+                }
+                settings.NetworkID = network.id
+                let endpoint = record.endpoints.first { $0.networkID == network.id }
+                settings.EndpointID = endpoint?.id ?? ""
+                settings.Gateway = endpoint?.gateway ?? ""
+                settings.IPAddress = endpoint?.ipv4 ?? ""
+                settings.IPPrefixLen = endpoint?.prefixLength ?? 0
+                settings.IPv6Gateway = endpoint?.gateway6 ?? ""
+                settings.GlobalIPv6Address = endpoint?.ipv6 ?? ""
+                settings.GlobalIPv6PrefixLen = endpoint?.prefixLength6 ?? 0
+                settings.MacAddress = endpoint?.mac ?? ""
+                settings.DNSNames = network.predefined ? nil : [record.name, record.shortID] + attachment.aliases
+                result[network.name] = settings
+            }
+        }
+        return result
+    }
+
+    func inspect(_ reference: String) throws -> ContainerInspect {
+        let record = try container(reference)
+        let directory = configuration.containerDir(record.id)
+        let networks = endpointSettings(record)
+        let primary = record.attachments.first.flatMap { self.networks[$0.networkID]?.name }.flatMap { networks[$0] }
+        let state = ContainerState(
+            Status: record.status.rawValue, Running: record.isRunning, Pid: record.pid, ExitCode: record.exitCode,
+            Error: record.error, StartedAt: record.startedAt, FinishedAt: record.finishedAt)
+        var config = record.config
+        if (config.Hostname ?? "").isEmpty { config.Hostname = record.shortID }
+        var ports: [String: [PortBinding]?] = [:]
+        for (port, bindings) in record.hostConfig.PortBindings ?? [:] { ports[port] = bindings }
+        return ContainerInspect(
+            Id: record.id, Created: record.created, Path: record.command.first ?? "", Args: Array(record.command.dropFirst()),
+            State: state, Image: record.imageID, ResolvConfPath: directory + "/resolv.conf",
+            HostnamePath: directory + "/hostname", HostsPath: directory + "/hosts",
+            LogPath: directory + "/" + Runtime.logFileName, Name: "/" + record.name, HostConfig: record.hostConfig,
+            Config: config,
+            NetworkSettings: NetworkSettings(SandboxID: record.sandboxPath.map { _ in record.id } ?? "",
+                                             SandboxKey: record.sandboxPath ?? "", Ports: ports, primary: primary,
+                                             Networks: networks))
+    }
+
+    func info() -> InfoResponse {
+        let running = containers.values.filter(\.isRunning).count
+        return InfoResponse(
+            id: daemonID, name: ProcessInfo.processInfo.hostName, containers: containers.count, running: running,
+            stopped: containers.count - running, images: runtime.images.list().count, rootDir: configuration.root,
+            version: configuration.version, kernel: SystemFacts.kernel, arch: SystemFacts.architecture,
+            cpus: ProcessInfo.processInfo.activeProcessorCount, memory: Int64(ProcessInfo.processInfo.physicalMemory))
+    }
+}

@@ -1,0 +1,130 @@
+import BerthCore
+import ContainerRuntime
+import DockerAPI
+import Foundation
+import HTTPUnix
+
+/// One `exec` instance: created, then started once.
+struct ExecRecord: Sendable {
+    var id: String
+    var containerID: String
+    var command: [String]
+    var environment: [String]
+    var workingDirectory: String?
+    var started = false
+    var running = false
+    var exitCode: Int32?
+    var pid: Int32 = 0
+}
+
+extension Controller {
+    func createExec(container reference: String, request: ExecCreateRequest) throws -> String {
+        let record = try container(reference)
+        guard record.isRunning else { throw BerthError.conflict("container \(record.id) is not running") }
+        guard !request.Cmd.isEmpty else { throw BerthError.invalid("no exec command specified") }
+        let id = Identifiers.random()
+        execs[id] = ExecRecord(id: id, containerID: record.id, command: request.Cmd, environment: request.Env ?? [],
+                               workingDirectory: request.WorkingDir)
+        return id
+    }
+
+    /// Marks the exec started and launches its process.
+    func startExec(_ id: String) async throws -> RuncExecProcess {
+        guard var exec = execs[id] else { throw BerthError.notFound("No such exec instance: \(id)") }
+        guard !exec.started else { throw BerthError.conflict("exec \(id) has already been started") }
+        guard isRunning(exec.containerID) else { throw BerthError.conflict("container \(exec.containerID) is not running") }
+        exec.started = true
+        exec.running = true
+        execs[id] = exec
+        let runc = runtime.runc
+        let snapshot = exec
+        do {
+            let process = try await runtime.offload {
+                try runc.exec(id: snapshot.containerID, args: snapshot.command, env: snapshot.environment,
+                              workingDirectory: snapshot.workingDirectory)
+            }
+            execs[id]?.pid = process.pid
+            return process
+        } catch {
+            execs[id]?.running = false
+            execs[id]?.exitCode = 126
+            throw error
+        }
+    }
+
+    func finishExec(_ id: String, exitCode: Int32) {
+        execs[id]?.running = false
+        execs[id]?.exitCode = exitCode
+    }
+
+    func execInspect(_ id: String) throws -> ExecInspect {
+        guard let exec = execs[id] else { throw BerthError.notFound("No such exec instance: \(id)") }
+        return ExecInspect(ID: exec.id, Running: exec.running, ExitCode: exec.exitCode, command: exec.command,
+                           ContainerID: exec.containerID, Pid: exec.pid)
+    }
+}
+
+extension APIRoutes {
+    func addExecRoutes(_ router: inout Router) {
+        let controller = self.controller
+        router.add(.POST, "/containers/{id}/exec") { request in
+            await respond {
+                let body = try request.json(ExecCreateRequest.self)
+                return .json(.created, IDResponse(Id: try await controller.createExec(container: request.param("id"), request: body)))
+            }
+        }
+        router.add(.GET, "/exec/{id}/json") { request in
+            await respond { .json(.ok, try await controller.execInspect(request.param("id"))) }
+        }
+        router.add(.POST, "/exec/{id}/start") { request in
+            await respond {
+                let body = try request.json(ExecStartRequest.self)
+                let id = request.param("id")
+                let process = try await controller.startExec(id)
+                if body.Detach ?? false {
+                    Task {
+                        // Nobody reads the output: drain it so the process never blocks.
+                        async let out: Void = drain(process.stdout)
+                        async let err: Void = drain(process.stderr)
+                        _ = await (out, err)
+                        await controller.finishExec(id, exitCode: (try? await process.exitCode()) ?? 255)
+                    }
+                    return .empty(.ok)
+                }
+                return .hijacked { writer in
+                    await withTaskGroup(of: Void.self) { group in
+                        group.addTask { try? await forward(process.stdout, .stdout, writer) }
+                        group.addTask { try? await forward(process.stderr, .stderr, writer) }
+                    }
+                    await controller.finishExec(id, exitCode: (try? await process.exitCode()) ?? 255)
+                }
+            }
+        }
+    }
+}
+
+/// Reads a pipe on a dispatch thread (reads block) and hands the chunks over.
+func chunks(of handle: FileHandle) -> AsyncStream<[UInt8]> {
+    AsyncStream { continuation in
+        DispatchQueue.global().async {
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                continuation.yield(Array(data))
+            }
+            continuation.finish()
+        }
+    }
+}
+
+private func forward(_ handle: FileHandle, _ kind: RawStream.Kind, _ writer: RawStreamWriter) async throws {
+    var failed = false
+    for await chunk in chunks(of: handle) where !failed {
+        // Keep reading after the client left so the process is never blocked on a full pipe.
+        do { try await writer.write(kind, chunk) } catch { failed = true }
+    }
+}
+
+private func drain(_ handle: FileHandle) async {
+    for await _ in chunks(of: handle) {}
+}

@@ -1,0 +1,61 @@
+import BerthCore
+import Foundation
+
+/// The files berth writes for a container and bind-mounts at /etc/hosts, /etc/hostname
+/// and /etc/resolv.conf.
+enum ContainerFiles {
+    static func hosts(hostname: String, addresses: [String], extra: [(String, String)]) -> String {
+        var text = """
+            127.0.0.1\tlocalhost
+            ::1\tlocalhost ip6-localhost ip6-loopback
+            fe00::0\tip6-localnet
+            ff00::0\tip6-mcastprefix
+            ff02::1\tip6-allnodes
+            ff02::2\tip6-allrouters
+
+            """
+        for (address, names) in extra { text += "\(address)\t\(names)\n" }
+        for address in addresses { text += "\(address)\t\(hostname)\n" }
+        return text
+    }
+
+    /// The host's resolv.conf with loopback nameservers dropped (they mean nothing inside
+    /// the container's namespace), or the user's `--dns` settings in their place.
+    /// Unlike Docker, no public resolver is ever added when none is left.
+    static func resolvConf(hostResolvConf: String, dns: [String], search: [String], options: [String]) -> String {
+        var nameservers: [String] = []
+        var searches: [String] = []
+        var opts: [String] = []
+        for line in hostResolvConf.split(separator: "\n") {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard let keyword = fields.first else { continue }
+            switch keyword {
+            case "nameserver" where fields.count > 1:
+                let server = String(fields[1])
+                if !server.hasPrefix("127.") && server != "::1" { nameservers.append(server) }
+            case "search", "domain":
+                searches += fields.dropFirst().map(String.init)
+            case "options":
+                opts += fields.dropFirst().map(String.init)
+            default:
+                continue
+            }
+        }
+        if !dns.isEmpty { nameservers = dns }
+        if !search.isEmpty { searches = search }
+        if !options.isEmpty { opts = options }
+        var text = ""
+        for server in nameservers { text += "nameserver \(server)\n" }
+        if !searches.isEmpty { text += "search \(searches.joined(separator: " "))\n" }
+        if !opts.isEmpty { text += "options \(opts.joined(separator: " "))\n" }
+        return text
+    }
+
+    static func write(_ text: String, to path: String) throws(BerthError) {
+        do {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw BerthError(.internal, "cannot write \(path)", cause: error)
+        }
+    }
+}

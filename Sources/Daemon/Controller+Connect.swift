@@ -1,0 +1,73 @@
+import BerthCore
+import DockerAPI
+import Foundation
+
+extension Controller {
+    /// `network connect`: adds the network to the container; a running container gets a
+    /// new interface (eth1, eth2, ...) at once.
+    func connect(network reference: String, container containerReference: String, settings: EndpointSettings?) async throws {
+        let network = try network(reference)
+        var record = try container(containerReference)
+        guard network.driver == "bridge" else {
+            throw BerthError.invalid("cannot connect a container to the \(network.name) network (driver \(network.driver))")
+        }
+        guard NetworkMode.parse(record.networkMode).mode == .networks else {
+            throw BerthError.invalid("container \(record.name) uses network mode \(record.networkMode) and cannot be connected to other networks")
+        }
+        guard !record.attachments.contains(where: { $0.networkID == network.id }) else {
+            throw BerthError(.conflict, "endpoint with name \(record.name) already exists in network \(network.name)")
+        }
+        guard !transitioning.contains(record.id) else { throw BerthError.conflict("container \(record.name) is starting or stopping") }
+        let attachment = try validatedAttachment(for: network, settings: settings)
+        guard record.isRunning, let sandbox = record.sandboxPath else {
+            record.attachments.append(attachment)
+            try save(record)
+            return
+        }
+        let used = Set(record.endpoints.map(\.interfaceName))
+        let index = (0...).first { !used.contains("eth\($0)") } ?? record.endpoints.count
+        let endpoint = try allocateEndpoint(attachment, index: index, containerID: record.id)
+        transitioning.insert(record.id)
+        defer { transitioning.remove(record.id) }
+        do {
+            try await worker.attach(sandboxPath: sandbox, interface: try interfaceSpec(endpoint))
+        } catch {
+            releaseAddresses([endpoint])
+            throw error
+        }
+        record = try container(record.id)
+        record.attachments.append(attachment)
+        record.endpoints.append(endpoint)
+        do {
+            try save(record)
+        } catch {
+            try? await worker.detach(hostInterface: endpoint.hostInterface)
+            releaseAddresses([endpoint])
+            throw error
+        }
+    }
+
+    /// `network disconnect`: the interface is removed from a running container at once.
+    func disconnect(network reference: String, container containerReference: String, force: Bool) async throws {
+        let network = try network(reference)
+        var record = try container(containerReference)
+        guard record.attachments.contains(where: { $0.networkID == network.id }) else {
+            throw BerthError.invalid("container \(record.name) is not connected to network \(network.name)")
+        }
+        guard !transitioning.contains(record.id) else { throw BerthError.conflict("container \(record.name) is starting or stopping") }
+        let endpoint = record.endpoints.first { $0.networkID == network.id }
+        record.attachments.removeAll { $0.networkID == network.id }
+        record.endpoints.removeAll { $0.networkID == network.id }
+        try save(record)
+        if let endpoint {
+            let started = ContinuousClock.now
+            try? await worker.detach(hostInterface: endpoint.hostInterface)
+            detachTimings.record(ContinuousClock.now - started)
+            releaseAddresses([endpoint])
+        }
+    }
+
+    func validatedAttachment(for network: NetworkRecord, settings: EndpointSettings?) throws(BerthError) -> NetworkAttachment {
+        try attachmentFor(network, settings: settings)
+    }
+}

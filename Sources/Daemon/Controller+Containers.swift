@@ -1,0 +1,442 @@
+import BerthCore
+import ContainerRuntime
+import Drivers
+import DockerAPI
+import Foundation
+import IPAM
+
+extension Controller {
+    // MARK: create
+
+    func createContainer(_ request: ContainerCreateRequest, name requestedName: String?) async throws -> ContainerRecord {
+        let hostConfig = request.HostConfig ?? HostConfig()
+        guard let imageReference = request.config.Image, !imageReference.isEmpty else {
+            throw BerthError.invalid("no image given")
+        }
+        let image = try runtime.image(imageReference)
+        let name: String
+        if let requestedName, !requestedName.isEmpty {
+            let trimmed = requestedName.hasPrefix("/") ? String(requestedName.dropFirst()) : requestedName
+            try Identifiers.validateName(trimmed, kind: "container")
+            if let owner = containers.values.first(where: { $0.name == trimmed }) {
+                throw BerthError.conflict("the container name \"/\(trimmed)\" is already in use by container \"\(owner.id)\". You have to remove (or rename) that container to be able to reuse that name")
+            }
+            guard !pendingNames.contains(trimmed) else { throw BerthError.conflict("the container name \"/\(trimmed)\" is being created") }
+            name = trimmed
+        } else {
+            name = Identifiers.generatedName(isTaken: isNameTaken)
+        }
+        var config = request.config
+        if (config.Entrypoint ?? []).isEmpty && (config.Cmd ?? []).isEmpty {
+            config.Cmd = image.defaultCommand
+        }
+        guard !((config.Entrypoint ?? []) + (config.Cmd ?? [])).isEmpty else {
+            throw BerthError.invalid("no command specified")
+        }
+        let (mode, primary) = NetworkMode.parse(hostConfig.NetworkMode)
+        var attachments: [NetworkAttachment] = []
+        let endpointsConfig = request.NetworkingConfig?.EndpointsConfig ?? [:]
+        switch mode {
+        case .networks:
+            guard let primary else { throw BerthError.invalid("no network given") }
+            let network = try network(primary)
+            guard network.driver == "bridge" else {
+                throw BerthError.invalid("container cannot be attached to network \(network.name) of driver \(network.driver)")
+            }
+            // Docker clients key the primary network's settings by the mode they sent ("default").
+            let primaryKeys: Set<String> = [primary, network.name, network.id, hostConfig.NetworkMode ?? "", "default"]
+            let primarySettings = primaryKeys.lazy.compactMap { endpointsConfig[$0] }.first
+            attachments.append(try attachment(for: network, settings: primarySettings,
+                                              links: hostConfig.Links ?? [], macAddress: config.MacAddress))
+            for (key, settings) in endpointsConfig where !primaryKeys.contains(key) {
+                let extra = try self.network(key)
+                guard extra.driver == "bridge" else {
+                    throw BerthError.invalid("container cannot be attached to network \(extra.name) together with \(network.name)")
+                }
+                attachments.append(try attachment(for: extra, settings: settings, links: [], macAddress: nil))
+            }
+        case .host, .none:
+            if let key = endpointsConfig.keys.first(where: { $0 != hostConfig.NetworkMode }) {
+                throw BerthError.invalid("container sharing the \(hostConfig.NetworkMode ?? "") network cannot also join \(key)")
+            }
+            if !(hostConfig.Links ?? []).isEmpty { throw BerthError.invalid("conflicting options: --link and --network=\(hostConfig.NetworkMode ?? "")") }
+        case .container(let reference):
+            _ = try container(reference)
+            if !(hostConfig.Links ?? []).isEmpty { throw BerthError.invalid("conflicting options: --link and --network=container") }
+            if config.Hostname.map({ !$0.isEmpty }) ?? false {
+                throw BerthError.invalid("conflicting options: --hostname and --network=container")
+            }
+        }
+        for variable in config.Env ?? [] where variable.isEmpty || variable.hasPrefix("=") {
+            throw BerthError.invalid("invalid environment variable: \"\(variable)\"")
+        }
+        if let hostname = config.Hostname, !hostname.isEmpty {
+            guard hostname.utf8.count <= 64, hostname.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }) else {
+                throw BerthError.invalid("invalid hostname \"\(hostname)\"")
+            }
+        }
+        for dns in hostConfig.Dns ?? [] where IPAddress(dns) == nil {
+            throw BerthError.invalid("invalid DNS server address \(dns)")
+        }
+
+        let id = Identifiers.random()
+        let record = ContainerRecord(
+            id: id, name: name, created: Self.timestamp(), imageReference: imageReference, imageID: image.id,
+            config: config, hostConfig: hostConfig, networkMode: hostConfig.NetworkMode.flatMap { $0.isEmpty || $0 == "default" ? nil : $0 } ?? "bridge",
+            attachments: attachments, status: .created, pid: 0, pidStartTime: 0, exitCode: 0, error: "",
+            startedAt: "0001-01-01T00:00:00Z", finishedAt: "0001-01-01T00:00:00Z", sandboxPath: nil, endpoints: [])
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.containerDir(id), withIntermediateDirectories: true)
+        } catch {
+            throw BerthError(.internal, "cannot create the container directory", cause: error)
+        }
+        do {
+            try save(record)
+        } catch {
+            try? FileManager.default.removeItem(atPath: configuration.containerDir(id))
+            throw error
+        }
+        return record
+    }
+
+    func attachmentFor(_ network: NetworkRecord, settings: EndpointSettings?) throws(BerthError) -> NetworkAttachment {
+        try attachment(for: network, settings: settings, links: [], macAddress: nil)
+    }
+
+    private func attachment(for network: NetworkRecord, settings: EndpointSettings?, links: [String], macAddress: String?) throws(BerthError) -> NetworkAttachment {
+        let ipv4 = settings?.IPAMConfig?.IPv4Address.flatMap { $0.isEmpty ? nil : $0 }
+        let ipv6 = settings?.IPAMConfig?.IPv6Address.flatMap { $0.isEmpty ? nil : $0 }
+        if let ipv4 {
+            guard let address = IPv4Address(ipv4) else { throw .invalid("invalid IPv4 address \(ipv4)") }
+            guard !network.predefined else { throw .invalid("user specified IP address is supported on user defined networks only") }
+            guard let subnet = network.subnet.flatMap(IPv4Network.init), subnet.contains(address) else {
+                throw .invalid("invalid address \(address): it does not belong to any of this network's subnets (\(network.subnet ?? "none"))")
+            }
+        }
+        if let ipv6 {
+            guard let address = IPv6Address(ipv6) else { throw .invalid("invalid IPv6 address \(ipv6)") }
+            guard let subnet = network.subnet6.flatMap(IPv6Network.init), subnet.contains(address) else {
+                throw .invalid("invalid address \(address): network \(network.name) has no IPv6 subnet containing it")
+            }
+        }
+        let mac = settings?.MacAddress.flatMap { $0.isEmpty ? nil : $0 } ?? macAddress.flatMap { $0.isEmpty ? nil : $0 }
+        if let mac {
+            guard let parsed = MACAddress(mac), parsed.isUnicast else { throw .invalid("invalid MAC address \(mac)") }
+        }
+        let aliases = settings?.Aliases ?? []
+        for alias in aliases where alias.isEmpty || alias.contains(" ") {
+            throw .invalid("invalid network alias \"\(alias)\"")
+        }
+        for link in links + (settings?.Links ?? []) {
+            let target = link.split(separator: ":").first.map(String.init) ?? ""
+            guard !target.isEmpty else { throw .invalid("invalid link \"\(link)\"") }
+            _ = try container(target)
+        }
+        return NetworkAttachment(networkID: network.id, aliases: aliases, links: links + (settings?.Links ?? []),
+                                 requestedIPv4: ipv4, requestedIPv6: ipv6, requestedMAC: mac)
+    }
+
+    // MARK: start
+
+    func startContainer(_ reference: String) async throws {
+        var record = try container(reference)
+        if record.isRunning { return }
+        guard !transitioning.contains(record.id) else { throw BerthError.conflict("container \(record.name) is already starting or stopping") }
+        let image = try runtime.image(record.imageID)
+        let mode = NetworkMode.parse(record.networkMode).mode
+        var sharedWith: ContainerRecord?
+        if case .container(let target) = mode {
+            let other = try container(target)
+            guard other.isRunning, other.sandboxPath != nil || other.networkMode == "host" else {
+                throw BerthError.conflict("cannot join the network of container \(other.name): it is not running")
+            }
+            sharedWith = other
+        }
+        // Reserve: addresses are taken synchronously, before any await.
+        var endpoints: [EndpointRecord] = []
+        do {
+            for (index, attachment) in record.attachments.enumerated() {
+                endpoints.append(try allocateEndpoint(attachment, index: index, containerID: record.id))
+            }
+        } catch {
+            releaseAddresses(endpoints)
+            throw error
+        }
+        transitioning.insert(record.id)
+        defer { transitioning.remove(record.id) }
+
+        let directory = configuration.containerDir(record.id)
+        let hostname = containerHostname(record, sharedWith: sharedWith)
+        var sandboxPath: String?
+        var launched = false
+        do {
+            try writeContainerFiles(record, hostname: hostname, endpoints: endpoints, sharedWith: sharedWith)
+            switch mode {
+            case .networks, .none:
+                let path = configuration.netnsDir + "/" + record.id
+                let interfaces = try endpoints.map { endpoint throws(BerthError) in try interfaceSpec(endpoint) }
+                let started = ContinuousClock.now
+                try await worker.createSandbox(SandboxSpec(path: path, interfaces: interfaces))
+                if !interfaces.isEmpty { attachTimings.record(ContinuousClock.now - started) }
+                sandboxPath = path
+            case .container:
+                sandboxPath = sharedWith?.sandboxPath
+            case .host:
+                sandboxPath = nil
+            }
+            let launch = LaunchSpec(
+                id: record.id, directory: directory, imageRootfs: image.rootfsPath, command: record.command,
+                environment: record.config.Env ?? [], workingDirectory: record.config.WorkingDir,
+                hostname: hostname, networkNamespace: sandboxPath, shareHostUTS: mode == .host)
+            let process = try await runtime.launch(launch)
+            launched = true
+            record = try container(record.id)
+            record.status = .running
+            record.pid = process.pid
+            record.pidStartTime = process.startTime
+            record.exitCode = 0
+            record.error = ""
+            record.startedAt = Self.timestamp()
+            record.sandboxPath = sandboxPath
+            record.endpoints = endpoints
+            try save(record)
+            watch(record)
+        } catch {
+            // Roll back in reverse order; every step is best effort so all of them run.
+            if launched { await runtime.destroy(id: record.id, directory: directory) }
+            if let path = sandboxPath, mode == .networks || mode == .none {
+                await worker.destroySandbox(path: path, hostInterfaces: endpoints.map(\.hostInterface))
+            }
+            releaseAddresses(endpoints)
+            if var failed = containers[record.id] {
+                failed.error = "\(error)"
+                try? save(failed)
+            }
+            throw error
+        }
+    }
+
+    func watch(_ record: ContainerRecord) {
+        let id = record.id
+        let pid = record.pid
+        runtime.watch(pid: pid, startTime: record.pidStartTime) { [weak self] code in
+            guard let self else { return }
+            Task { await self.containerExited(id: id, pid: pid, exitCode: code) }
+        }
+    }
+
+    private func containerHostname(_ record: ContainerRecord, sharedWith: ContainerRecord?) -> String {
+        if let sharedWith { return sharedWith.config.Hostname.flatMap { $0.isEmpty ? nil : $0 } ?? sharedWith.shortID }
+        if record.networkMode == "host" { return ProcessInfo.processInfo.hostName }
+        return record.config.Hostname.flatMap { $0.isEmpty ? nil : $0 } ?? record.shortID
+    }
+
+    private func writeContainerFiles(_ record: ContainerRecord, hostname: String, endpoints: [EndpointRecord],
+                                     sharedWith: ContainerRecord?) throws(BerthError) {
+        let directory = configuration.containerDir(record.id)
+        if let sharedWith {
+            // container:NAME sees what the other container sees.
+            let source = configuration.containerDir(sharedWith.id)
+            for file in ["hosts", "hostname", "resolv.conf"] {
+                let text = (try? String(contentsOfFile: source + "/" + file, encoding: .utf8)) ?? ""
+                try ContainerFiles.write(text, to: directory + "/" + file)
+            }
+            return
+        }
+        let hostResolv = (try? String(contentsOfFile: configuration.resolvConfPath, encoding: .utf8)) ?? ""
+        let resolv = ContainerFiles.resolvConf(hostResolvConf: hostResolv, dns: record.hostConfig.Dns ?? [],
+                                               search: record.hostConfig.DnsSearch ?? [], options: record.hostConfig.DnsOptions ?? [])
+        let hosts: String
+        if record.networkMode == "host" {
+            hosts = (try? String(contentsOfFile: configuration.hostsPath, encoding: .utf8)) ?? ContainerFiles.hosts(hostname: hostname, addresses: [], extra: [])
+        } else {
+            hosts = ContainerFiles.hosts(hostname: hostname, addresses: endpoints.compactMap(\.ipv4) + endpoints.compactMap(\.ipv6),
+                                         extra: linkEntries(record, endpoints: endpoints))
+        }
+        try ContainerFiles.write(hosts, to: directory + "/hosts")
+        try ContainerFiles.write(hostname + "\n", to: directory + "/hostname")
+        try ContainerFiles.write(resolv, to: directory + "/resolv.conf")
+    }
+
+    /// /etc/hosts lines for `--link` targets on the default bridge (name resolution there
+    /// exists only through links, one way).
+    func linkEntries(_ record: ContainerRecord, endpoints: [EndpointRecord]) -> [(String, String)] {
+        var lines: [(String, String)] = []
+        for attachment in record.attachments {
+            for link in attachment.links {
+                let parts = link.split(separator: ":").map(String.init)
+                guard let targetName = parts.first, let target = try? container(targetName), target.isRunning else { continue }
+                guard let endpoint = target.endpoints.first(where: { $0.networkID == attachment.networkID }) ?? target.endpoints.first,
+                      let address = endpoint.ipv4 else { continue }
+                var names = [parts.count > 1 ? parts[1] : targetName]
+                if !names.contains(target.name) { names.append(target.name) }
+                names.append(target.config.Hostname.flatMap { $0.isEmpty ? nil : $0 } ?? target.shortID)
+                lines.append((address, names.joined(separator: " ")))
+            }
+        }
+        return lines
+    }
+
+    func allocateEndpoint(_ attachment: NetworkAttachment, index: Int, containerID: String) throws(BerthError) -> EndpointRecord {
+        guard let network = networks[attachment.networkID] else {
+            throw .notFound("network \(attachment.networkID) not found")
+        }
+        guard var allocator = allocators[network.id], let subnet = network.subnet.flatMap(IPv4Network.init) else {
+            throw BerthError(.internal, "network \(network.name) has no address pool")
+        }
+        let address: IPv4Address
+        if let requested = attachment.requestedIPv4.flatMap(IPv4Address.init) {
+            try allocator.allocate(requested)
+            address = requested
+        } else {
+            address = try allocator.allocate()
+        }
+        allocators[network.id] = allocator
+        var ipv6: IPv6Address?
+        if var allocator6 = allocators6[network.id] {
+            do {
+                if let requested = attachment.requestedIPv6.flatMap(IPv6Address.init) {
+                    try allocator6.allocate(requested)
+                    ipv6 = requested
+                } else {
+                    ipv6 = try allocator6.allocate()
+                }
+            } catch {
+                allocators[network.id]?.release(address)
+                throw error
+            }
+            allocators6[network.id] = allocator6
+        }
+        let endpointID = Identifiers.random()
+        let mac = attachment.requestedMAC.flatMap(MACAddress.init) ?? MACAddress(derivedFrom: address)
+        return EndpointRecord(
+            id: endpointID, networkID: network.id, networkName: network.name, interfaceName: "eth\(index)",
+            hostInterface: "veth" + endpointID.prefix(7), ipv4: address.description, prefixLength: subnet.prefixLength,
+            gateway: network.isInternal ? nil : network.gateway, ipv6: ipv6?.description,
+            prefixLength6: network.subnet6.flatMap(IPv6Network.init)?.prefixLength,
+            gateway6: network.isInternal ? nil : network.gateway6, mac: mac.description, aliases: attachment.aliases,
+            links: attachment.links, requestedIPv4: attachment.requestedIPv4, requestedIPv6: attachment.requestedIPv6,
+            requestedMAC: attachment.requestedMAC)
+    }
+
+    func releaseAddresses(_ endpoints: [EndpointRecord]) {
+        for endpoint in endpoints {
+            if let address = endpoint.ipv4.flatMap(IPv4Address.init) { allocators[endpoint.networkID]?.release(address) }
+            if let address = endpoint.ipv6.flatMap(IPv6Address.init) { allocators6[endpoint.networkID]?.release(address) }
+        }
+    }
+
+    func interfaceSpec(_ endpoint: EndpointRecord) throws(BerthError) -> InterfaceSpec {
+        guard let network = networks[endpoint.networkID], let bridge = network.bridgeName,
+              let address = endpoint.ipv4.flatMap(IPv4Address.init), let prefix = endpoint.prefixLength,
+              let cidr = IPv4Network(address: address, prefixLength: prefix), let mac = MACAddress(endpoint.mac) else {
+            throw BerthError(.internal, "endpoint \(endpoint.id) is incomplete")
+        }
+        let cidr6 = endpoint.ipv6.flatMap(IPv6Address.init).flatMap { address in
+            endpoint.prefixLength6.flatMap { IPv6Network(address: address, prefixLength: $0) }
+        }
+        return InterfaceSpec(
+            hostName: endpoint.hostInterface, containerName: endpoint.interfaceName, bridgeName: bridge, mac: mac,
+            address: cidr, gateway: endpoint.gateway.flatMap(IPv4Address.init), address6: cidr6,
+            gateway6: endpoint.gateway6.flatMap(IPv6Address.init), mtu: network.mtu)
+    }
+
+    // MARK: exit, stop, kill, remove
+
+    /// Called when a container's init process is gone: its network and runtime state are
+    /// torn down and its addresses released.
+    func containerExited(id: String, pid: Int32, exitCode: Int32) async {
+        guard let running = containers[id], running.isRunning, running.pid == pid, !exiting.contains(id) else { return }
+        exiting.insert(id)
+        defer { exiting.remove(id) }
+        // Tear down first and only then report the container stopped, so `stop` and
+        // `rm` return once its network is really gone.
+        let endpoints = running.endpoints
+        let ownsSandbox = NetworkMode.parse(running.networkMode).mode == .networks || running.networkMode == "none"
+        let started = ContinuousClock.now
+        if let sandbox = running.sandboxPath, ownsSandbox {
+            await worker.destroySandbox(path: sandbox, hostInterfaces: endpoints.map(\.hostInterface))
+        }
+        if !endpoints.isEmpty { detachTimings.record(ContinuousClock.now - started) }
+        await runtime.destroy(id: id, directory: configuration.containerDir(id))
+        guard var record = containers[id] else { return }
+        // Addresses go back to the pool only once the interfaces are gone.
+        releaseAddresses(record.endpoints)
+        record.status = .exited
+        record.exitCode = exitCode
+        record.finishedAt = Self.timestamp()
+        record.endpoints = []
+        record.sandboxPath = nil
+        record.pid = 0
+        do { try save(record) } catch {
+            logger.error("cannot record container exit", metadata: ["id": .string(id), "error": .string("\(error)")])
+        }
+        for waiter in exitWaiters.removeValue(forKey: id) ?? [] { waiter.resume(returning: exitCode) }
+        if record.hostConfig.AutoRemove ?? false {
+            try? await removeContainer(id, force: true)
+        }
+    }
+
+    /// Waits until the container is not running, or the deadline passes; true if it stopped.
+    func waitUntilStopped(_ id: String, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while let record = containers[id], record.isRunning {
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return true
+    }
+
+    /// `stop`: SIGTERM, then SIGKILL after the timeout. Returns false if it was not running.
+    func stopContainer(_ reference: String, timeout: Int?) async throws -> Bool {
+        let record = try container(reference)
+        guard record.isRunning else { return false }
+        let seconds = max(0, timeout ?? record.config.StopTimeout ?? 10)
+        if seconds > 0 {
+            try? runtime.signal(id: record.id, signal: SIGTERM)
+            if await waitUntilStopped(record.id, timeout: .seconds(seconds)) { return true }
+        }
+        try? runtime.signal(id: record.id, signal: SIGKILL)
+        if await waitUntilStopped(record.id, timeout: .seconds(30)) { return true }
+        throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
+    }
+
+    func killContainer(_ reference: String, signal: Int32) throws {
+        let record = try container(reference)
+        guard record.isRunning else { throw BerthError.conflict("container \(record.name) is not running") }
+        try runtime.signal(id: record.id, signal: signal)
+    }
+
+    func removeContainer(_ reference: String, force: Bool) async throws {
+        let record = try container(reference)
+        if record.isRunning {
+            guard force else {
+                throw BerthError.conflict("cannot remove container \"/\(record.name)\": container is running: stop the container before removing or force remove")
+            }
+            try runtime.signal(id: record.id, signal: SIGKILL)
+            guard await waitUntilStopped(record.id, timeout: .seconds(30)) else {
+                throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
+            }
+        }
+        guard containers[record.id] != nil else { return }  // auto-removed meanwhile
+        // Containers sharing this one's namespace lose their network: Docker refuses too.
+        try store.delete(record.storeKey)
+        containers[record.id] = nil
+        await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id))
+        try? FileManager.default.removeItem(atPath: configuration.containerDir(record.id))
+        for waiter in exitWaiters.removeValue(forKey: record.id) ?? [] { waiter.resume(returning: record.exitCode) }
+    }
+
+    /// `wait`: the exit code once the container is not running.
+    func waitForExit(_ reference: String) async throws -> Int32 {
+        let record = try container(reference)
+        guard record.isRunning || transitioning.contains(record.id) else { return record.exitCode }
+        return await withCheckedContinuation { continuation in
+            exitWaiters[record.id, default: []].append(continuation)
+        }
+    }
+
+    func logPath(_ reference: String) throws(BerthError) -> String {
+        configuration.containerDir(try container(reference).id) + "/" + Runtime.logFileName
+    }
+}

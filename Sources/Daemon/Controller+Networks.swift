@@ -1,0 +1,307 @@
+import BerthCore
+import Drivers
+import DockerAPI
+import IPAM
+
+extension Controller {
+    static let bridgeNameOption = "com.docker.network.bridge.name"
+    static let mtuOption = "com.docker.network.driver.mtu"
+
+    // MARK: start-up
+
+    /// Loads networks from the store, makes the predefined ones on first start, and makes
+    /// sure every bridge network's device exists in the kernel.
+    func loadNetworks() async throws {
+        for entry in try store.list(prefix: StoreKeys.networkPrefix) {
+            let record = try decode(NetworkRecord.self, entry.value)
+            networks[record.id] = record
+        }
+        if !networks.values.contains(where: { $0.name == "bridge" }) {
+            try await createDefaultBridge()
+        } else if let wanted = configuration.bridgeIP, var bridge = networks.values.first(where: { $0.name == "bridge" }),
+                  bridge.gateway != wanted.address.description || bridge.subnet != wanted.canonical.description {
+            // --bip changed between runs: follow it, as Docker does.
+            bridge.subnet = wanted.canonical.description
+            bridge.gateway = wanted.address.description
+            if let name = bridge.bridgeName { try? await worker.removeBridge(name: name) }
+            try save(bridge)
+        }
+        for (name, driver) in [("host", "host"), ("none", "null")] where !networks.values.contains(where: { $0.name == name }) {
+            try save(NetworkRecord(id: Identifiers.random(), name: name, driver: driver, created: Self.timestamp(),
+                                   bridgeName: nil, subnet: nil, gateway: nil, ipRange: nil, auxiliaryAddresses: [:],
+                                   subnet6: nil, gateway6: nil, enableIPv6: false, isInternal: false, attachable: false,
+                                   options: [:], labels: [:], predefined: true, mtu: configuration.mtu))
+        }
+        for network in networks.values where network.driver == "bridge" {
+            allocators[network.id] = try makeAllocator(network)
+            if let subnet6 = network.subnet6.flatMap(IPv6Network.init) {
+                allocators6[network.id] = try IPv6AddressAllocator(subnet: subnet6, reserved: network.gateway6.flatMap(IPv6Address.init).map { [$0] } ?? [])
+            }
+            try await worker.ensureBridge(try bridgeSpec(network))
+        }
+    }
+
+    private func createDefaultBridge() async throws {
+        let chosen: IPv4Network
+        if let bip = configuration.bridgeIP {
+            chosen = bip
+        } else {
+            let inUse = try await worker.hostNetworks(excludingBridges: [])
+            let subnet = try SubnetPool.dockerDefault.pick(avoiding: inUse + networks.values.compactMap { $0.subnet.flatMap(IPv4Network.init) })
+            chosen = subnet.with(address: IPv4Address(subnet.address.value + 1))
+        }
+        let record = NetworkRecord(
+            id: Identifiers.random(), name: "bridge", driver: "bridge", created: Self.timestamp(),
+            bridgeName: configuration.bridgeName, subnet: chosen.canonical.description, gateway: chosen.address.description,
+            ipRange: nil, auxiliaryAddresses: [:], subnet6: nil, gateway6: nil, enableIPv6: false, isInternal: false,
+            attachable: false,
+            options: [
+                "com.docker.network.bridge.default_bridge": "true",
+                "com.docker.network.bridge.enable_icc": "true",
+                "com.docker.network.bridge.enable_ip_masquerade": "true",
+                "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+                Self.bridgeNameOption: configuration.bridgeName,
+                Self.mtuOption: String(configuration.mtu),
+            ],
+            labels: [:], predefined: true, mtu: configuration.mtu)
+        try save(record)
+    }
+
+    func makeAllocator(_ network: NetworkRecord) throws(BerthError) -> IPv4AddressAllocator {
+        guard let subnet = network.subnet.flatMap(IPv4Network.init) else {
+            throw BerthError(.internal, "network \(network.name) has no valid subnet")
+        }
+        var reserved: [IPv4Address] = network.auxiliaryAddresses.values.compactMap(IPv4Address.init)
+        if let gateway = network.gateway.flatMap(IPv4Address.init) { reserved.append(gateway) }
+        return try IPv4AddressAllocator(subnet: subnet, range: network.ipRange.flatMap(IPv4Network.init), reserved: reserved)
+    }
+
+    func bridgeSpec(_ network: NetworkRecord) throws(BerthError) -> BridgeSpec {
+        guard let name = network.bridgeName, let subnet = network.subnet.flatMap(IPv4Network.init),
+              let gateway = network.gateway.flatMap(IPv4Address.init) else {
+            throw BerthError(.internal, "network \(network.name) is missing its bridge settings")
+        }
+        let gateway6 = network.gateway6.flatMap(IPv6Address.init).flatMap { address in
+            network.subnet6.flatMap(IPv6Network.init).map { $0.with(address: address) }
+        }
+        return BridgeSpec(name: name, gateway: subnet.with(address: gateway), gateway6: gateway6, mtu: network.mtu)
+    }
+
+    // MARK: API
+
+    func listNetworks() -> [NetworkRecord] {
+        networks.values.sorted { $0.created < $1.created }
+    }
+
+    func networkResource(_ network: NetworkRecord) -> NetworkResource {
+        var attached: [String: NetworkContainer] = [:]
+        for container in containers.values where container.isRunning {
+            for endpoint in container.endpoints where endpoint.networkID == network.id {
+                attached[container.id] = NetworkContainer(
+                    Name: container.name, EndpointID: endpoint.id, MacAddress: endpoint.mac,
+                    IPv4Address: endpoint.ipv4.map { "\($0)/\(endpoint.prefixLength ?? 32)" } ?? "",
+                    IPv6Address: endpoint.ipv6.map { "\($0)/\(endpoint.prefixLength6 ?? 128)" } ?? "")
+            }
+            if network.driver == "host", container.networkMode == "host" {
+                attached[container.id] = NetworkContainer(Name: container.name, EndpointID: container.id, MacAddress: "",
+                                                          IPv4Address: "", IPv6Address: "")
+            }
+        }
+        var pools: [IPAMSettings.Pool] = []
+        if let subnet = network.subnet {
+            pools.append(.init(Subnet: subnet, IPRange: network.ipRange, Gateway: network.gateway,
+                               AuxiliaryAddresses: network.auxiliaryAddresses.isEmpty ? nil : network.auxiliaryAddresses))
+        }
+        if let subnet6 = network.subnet6 {
+            pools.append(.init(Subnet: subnet6, Gateway: network.gateway6))
+        }
+        return NetworkResource(
+            Name: network.name, Id: network.id, Created: network.created, Scope: "local", Driver: network.driver,
+            EnableIPv6: network.enableIPv6, IPAM: IPAMSettings(Driver: "default", Config: pools, Options: nil),
+            Internal: network.isInternal, Attachable: network.attachable, Containers: attached,
+            Options: network.options, Labels: network.labels)
+    }
+
+    /// `network create`: validated whole before anything changes; the bridge device is
+    /// removed again if the record cannot be stored.
+    func createNetwork(_ request: NetworkCreateRequest) async throws -> NetworkRecord {
+        try Identifiers.validateName(request.Name, kind: "network")
+        guard !networks.values.contains(where: { $0.name == request.Name }) else {
+            throw BerthError.conflict("network with name \(request.Name) already exists")
+        }
+        let driver = request.Driver.flatMap { $0.isEmpty ? nil : $0 } ?? "bridge"
+        switch driver {
+        case "bridge": break
+        case "overlay":
+            throw BerthError.invalid("overlay networks need a cluster store: start berthd with --cluster-store")
+        case "host", "null":
+            throw BerthError.invalid("only one instance of \"\(driver)\" network is allowed")
+        default:
+            throw BerthError.invalid("plugin \"\(driver)\" not found: berth supports the bridge driver")
+        }
+        let options = request.Options ?? [:]
+        let id = Identifiers.random()
+        let pools = request.IPAM?.Config ?? []
+        var v4Pool: IPAMSettings.Pool?
+        var v6Pool: IPAMSettings.Pool?
+        for pool in pools {
+            guard let subnetText = pool.Subnet else {
+                if pool.Gateway != nil || pool.IPRange != nil {
+                    throw BerthError.invalid("a gateway or ip range needs a subnet")
+                }
+                continue
+            }
+            if subnetText.contains(":") {
+                guard v6Pool == nil else { throw BerthError.invalid("only one IPv6 subnet per network is supported") }
+                v6Pool = pool
+            } else {
+                guard v4Pool == nil else { throw BerthError.invalid("only one IPv4 subnet per network is supported") }
+                v4Pool = pool
+            }
+        }
+        let otherSubnets = networks.values.compactMap { $0.subnet.flatMap(IPv4Network.init) }
+        let subnet: IPv4Network
+        if let text = v4Pool?.Subnet {
+            guard let parsed = IPv4Network(text) else { throw BerthError.invalid("invalid subnet \(text): not an IPv4 CIDR") }
+            guard parsed.isCanonical else {
+                throw BerthError.invalid("invalid subnet \(text): host bits are set, did you mean \(parsed.canonical)?")
+            }
+            if let clash = networks.values.first(where: { $0.subnet.flatMap(IPv4Network.init)?.overlaps(parsed) ?? false }) {
+                throw BerthError.conflict("subnet \(parsed) overlaps with network \(clash.name) (\(clash.subnet ?? ""))")
+            }
+            subnet = parsed
+        } else {
+            let hostNetworks = try await worker.hostNetworks(excludingBridges: networks.values.compactMap(\.bridgeName))
+            subnet = try SubnetPool.dockerDefault.pick(avoiding: hostNetworks + otherSubnets)
+        }
+        let gateway: IPv4Address
+        if let text = v4Pool?.Gateway {
+            guard let parsed = IPv4Address(text) else { throw BerthError.invalid("invalid gateway \(text)") }
+            guard subnet.contains(parsed), parsed != subnet.networkAddress, parsed != subnet.broadcast else {
+                throw BerthError.invalid("gateway \(parsed) is not a usable address of subnet \(subnet)")
+            }
+            gateway = parsed
+        } else {
+            gateway = IPv4Address(subnet.address.value + 1)
+        }
+        var ipRange: IPv4Network?
+        if let text = v4Pool?.IPRange {
+            guard let parsed = IPv4Network(text), parsed.isCanonical else { throw BerthError.invalid("invalid ip range \(text)") }
+            guard subnet.contains(parsed.address), parsed.prefixLength >= subnet.prefixLength else {
+                throw BerthError.invalid("ip range \(parsed) is not inside subnet \(subnet)")
+            }
+            ipRange = parsed
+        }
+        var auxiliary: [String: String] = [:]
+        for (name, value) in v4Pool?.AuxiliaryAddresses ?? [:] {
+            guard let address = IPv4Address(value), subnet.contains(address) else {
+                throw BerthError.invalid("auxiliary address \(name)=\(value) is not in subnet \(subnet)")
+            }
+            auxiliary[name] = address.description
+        }
+        var subnet6: IPv6Network?
+        var gateway6: IPv6Address?
+        let enableIPv6 = request.EnableIPv6 ?? false
+        if let text = v6Pool?.Subnet {
+            guard enableIPv6 else { throw BerthError.invalid("an IPv6 subnet needs --ipv6") }
+            guard let parsed = IPv6Network(text), parsed.isCanonical, parsed.prefixLength <= 124 else {
+                throw BerthError.invalid("invalid IPv6 subnet \(text)")
+            }
+            if let clash = networks.values.first(where: { $0.subnet6.flatMap(IPv6Network.init)?.overlaps(parsed) ?? false }) {
+                throw BerthError.conflict("subnet \(parsed) overlaps with network \(clash.name)")
+            }
+            subnet6 = parsed
+            if let gatewayText = v6Pool?.Gateway {
+                guard let address = IPv6Address(gatewayText), parsed.contains(address) else {
+                    throw BerthError.invalid("IPv6 gateway \(gatewayText) is not in subnet \(parsed)")
+                }
+                gateway6 = address
+            } else {
+                gateway6 = parsed.address.adding(1)
+            }
+        } else if enableIPv6 {
+            throw BerthError.invalid("--ipv6 needs an IPv6 --subnet (berth has no default IPv6 pool)")
+        }
+        var mtu = configuration.mtu
+        if let text = options[Self.mtuOption] {
+            guard let value = Int(text), (68...65535).contains(value) else { throw BerthError.invalid("invalid MTU \(text)") }
+            mtu = value
+        }
+        let bridgeName = options[Self.bridgeNameOption] ?? "br-" + id.prefix(12)
+        guard bridgeName.utf8.count <= 15, !bridgeName.isEmpty, !bridgeName.contains("/"), !bridgeName.contains(" ") else {
+            throw BerthError.invalid("invalid bridge name \(bridgeName): at most 15 characters, no '/' or spaces")
+        }
+        if networks.values.contains(where: { $0.bridgeName == bridgeName }) {
+            throw BerthError.conflict("bridge \(bridgeName) is already used by another network")
+        }
+        var record = NetworkRecord(
+            id: id, name: request.Name, driver: "bridge", created: Self.timestamp(), bridgeName: bridgeName,
+            subnet: subnet.description, gateway: gateway.description, ipRange: ipRange?.description,
+            auxiliaryAddresses: auxiliary, subnet6: subnet6?.description, gateway6: gateway6?.description,
+            enableIPv6: enableIPv6, isInternal: request.Internal ?? false, attachable: request.Attachable ?? false,
+            options: options, labels: request.Labels ?? [:], predefined: false, mtu: mtu)
+        record.options[Self.bridgeNameOption] = nil
+        if options[Self.bridgeNameOption] != nil { record.options[Self.bridgeNameOption] = bridgeName }
+        let allocator = try makeAllocator(record)
+        let allocator6 = try subnet6.map { subnet throws(BerthError) in
+            try IPv6AddressAllocator(subnet: subnet, reserved: gateway6.map { [$0] } ?? [])
+        }
+        // Reserve the name before the first await so a concurrent create cannot take it.
+        networks[id] = record
+        allocators[id] = allocator
+        allocators6[id] = allocator6
+        do {
+            try await worker.ensureBridge(try bridgeSpec(record))
+            try save(record)
+        } catch {
+            networks[id] = nil
+            allocators[id] = nil
+            allocators6[id] = nil
+            try? await worker.removeBridge(name: bridgeName)
+            throw error
+        }
+        logger.info("network created", metadata: ["name": .string(record.name), "subnet": .string(subnet.description)])
+        return record
+    }
+
+    func containersUsing(_ network: NetworkRecord) -> [ContainerRecord] {
+        containers.values.filter { container in
+            container.attachments.contains { $0.networkID == network.id }
+                || (network.driver == "host" && container.networkMode == "host")
+                || (network.driver == "null" && container.networkMode == "none")
+        }
+    }
+
+    func removeNetwork(_ reference: String) async throws {
+        let network = try network(reference)
+        guard !network.predefined else {
+            throw BerthError(.conflict, "\(network.name) is a pre-defined network and cannot be removed")
+        }
+        let users = containersUsing(network)
+        guard users.isEmpty else {
+            throw BerthError.conflict("error while removing network: network \(network.name) id \(network.id) has active endpoints (\(users.map(\.name).joined(separator: ", ")))")
+        }
+        try store.delete(network.storeKey)
+        networks[network.id] = nil
+        allocators[network.id] = nil
+        allocators6[network.id] = nil
+        if let bridge = network.bridgeName {
+            do { try await worker.removeBridge(name: bridge) } catch {
+                logger.warning("removing bridge failed", metadata: ["bridge": .string(bridge), "error": .string("\(error)")])
+            }
+        }
+    }
+
+    func pruneNetworks() async -> [String] {
+        var removed: [String] = []
+        for network in networks.values where !network.predefined && containersUsing(network).isEmpty {
+            do {
+                try await removeNetwork(network.id)
+                removed.append(network.name)
+            } catch {
+                logger.warning("prune skipped a network", metadata: ["name": .string(network.name), "error": .string("\(error)")])
+            }
+        }
+        return removed.sorted()
+    }
+}

@@ -1,0 +1,86 @@
+import BerthCore
+import ContainerRuntime
+import Foundation
+import IPAM
+
+extension Controller {
+    /// Brings store and kernel into agreement at start: running containers keep their
+    /// network and addresses; what belonged to containers that died while the daemon was
+    /// away is torn down; namespace files, veths and runc containers that no record owns
+    /// (a crash in the middle of a start) are removed.
+    func bootstrap() async throws {
+        try await loadNetworks()
+        var loaded: [ContainerRecord] = []
+        for entry in try store.list(prefix: StoreKeys.containerPrefix) {
+            loaded.append(try decode(ContainerRecord.self, entry.value))
+        }
+        for record in loaded { containers[record.id] = record }
+
+        for var record in loaded where record.isRunning {
+            let sandboxIntact = record.sandboxPath.map { FileManager.default.fileExists(atPath: $0) } ?? true
+            if runtime.isAlive(pid: record.pid, startTime: record.pidStartTime) && sandboxIntact {
+                for endpoint in record.endpoints { reserveExisting(endpoint, container: record.name) }
+                watch(record)
+                continue
+            }
+            logger.info("container died while the daemon was down", metadata: ["name": .string(record.name)])
+            if let sandbox = record.sandboxPath, record.networkMode == "none" || NetworkMode.parse(record.networkMode).mode == .networks {
+                await worker.destroySandbox(path: sandbox, hostInterfaces: record.endpoints.map(\.hostInterface))
+            }
+            await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id))
+            record.status = .exited
+            record.exitCode = ProcessMonitor.unknownExitCode
+            record.finishedAt = Self.timestamp()
+            record.pid = 0
+            record.endpoints = []
+            record.sandboxPath = nil
+            try save(record)
+            if record.hostConfig.AutoRemove ?? false { try? await removeContainer(record.id, force: true) }
+        }
+        await removeLeftovers()
+    }
+
+    private func reserveExisting(_ endpoint: EndpointRecord, container: String) {
+        do {
+            if let address = endpoint.ipv4.flatMap(IPv4Address.init) { try allocators[endpoint.networkID]?.allocate(address) }
+            if let address = endpoint.ipv6.flatMap(IPv6Address.init) { try allocators6[endpoint.networkID]?.allocate(address) }
+        } catch {
+            logger.error("address of a running container is taken twice", metadata: [
+                "container": .string(container), "error": .string("\(error)")])
+        }
+    }
+
+    private func removeLeftovers() async {
+        let running = containers.values.filter(\.isRunning)
+        let ownedNamespaces = Set(running.compactMap(\.sandboxPath))
+        if let files = try? FileManager.default.contentsOfDirectory(atPath: configuration.netnsDir) {
+            for file in files where !ownedNamespaces.contains(configuration.netnsDir + "/" + file) {
+                logger.info("removing a stray namespace file", metadata: ["file": .string(file)])
+                NamespaceCleanup.remove(path: configuration.netnsDir + "/" + file)
+            }
+        }
+        let ownedLinks = Set(running.flatMap { $0.endpoints.map(\.hostInterface) })
+        let bridges = networks.values.compactMap(\.bridgeName)
+        if let ports = try? await worker.bridgePorts(bridges: bridges) {
+            let stray = ports.filter { !ownedLinks.contains($0) }
+            if !stray.isEmpty {
+                logger.info("removing stray bridge ports", metadata: ["links": .string(stray.joined(separator: ","))])
+                await worker.deleteLinks(stray)
+            }
+        }
+        let runningIDs = Set(running.map(\.id))
+        let runc = runtime.runc
+        let known = (try? await runtime.offload { try runc.list() }) ?? []
+        for id in known where !runningIDs.contains(id) {
+            logger.info("removing a stray runc container", metadata: ["id": .string(String(id.prefix(12)))])
+            try? runtime.signal(id: id, signal: SIGKILL)
+            await runtime.destroy(id: id, directory: configuration.containerDir(id))
+        }
+        // Root filesystems of containers that are not running stay unmounted.
+        for record in containers.values where !record.isRunning && !known.contains(record.id) {
+            if RootFilesystem.isMounted(containerDir: configuration.containerDir(record.id)) {
+                await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id))
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import BerthCore
+import CLinux
+import Drivers
+import Foundation
+import HTTPUnix
+import Logging
+import Store
+
+/// berthd: opens the store, reconciles, and serves the API until told to stop.
+public final class BerthDaemon: Sendable {
+    let configuration: DaemonConfiguration
+    let logger: Logger
+
+    public init(configuration: DaemonConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs until SIGTERM or SIGINT. Running containers are left running: the next
+    /// daemon picks them up.
+    public func run() async throws {
+        try prepareDirectories()
+        raiseOpenFileLimit()
+        // Container inits become our children once `runc run --detach` returns, so their
+        // exit status can be collected.
+        guard berth_set_child_subreaper() == 0 else {
+            throw BerthError(.internal, "cannot become a child subreaper: \(String(cString: strerror(errno)))")
+        }
+        let store = try SQLiteStore(path: configuration.storePath)
+        let daemonID = try loadDaemonID(store)
+        let worker = try NetworkWorker()
+        let runtime = try Runtime(configuration: configuration, daemonID: daemonID)
+        let controller = Controller(configuration: configuration, store: store, worker: worker, runtime: runtime,
+                                    logger: logger, daemonID: daemonID)
+        try await controller.bootstrap()
+
+        let routes = APIRoutes(controller: controller, configuration: configuration)
+        var serverConfiguration = HTTPServer.Configuration()
+        serverConfiguration.maxBodySize = 1 << 30  // image imports arrive as one body
+        serverConfiguration.defaultHeaders = [
+            "Api-Version": "1.47", "Server": "berth/\(configuration.version) (linux)",
+            "Ostype": "linux", "Docker-Experimental": "false",
+        ]
+        let logger = self.logger
+        serverConfiguration.onResponse = { request, status in
+            logger.debug("\(request.method) \(request.path) \(status.code)")
+        }
+        let server = HTTPServer(socketPath: configuration.socketPath, router: routes.router(), configuration: serverConfiguration)
+        try await server.start()
+        logger.info("berthd is ready", metadata: ["socket": .string(configuration.socketPath)])
+
+        await Self.waitForTermination()
+        logger.info("berthd is stopping; running containers keep running")
+        await server.shutdown()
+    }
+
+    private func prepareDirectories() throws {
+        for directory in [configuration.root, configuration.imagesDir, configuration.containersDir,
+                          configuration.execRoot, configuration.netnsDir, configuration.runcRoot] {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw BerthError(.internal, "cannot create \(directory)", cause: error)
+            }
+        }
+        let socketDirectory = (configuration.socketPath as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
+    }
+
+    private func loadDaemonID(_ store: SQLiteStore) throws -> String {
+        if let entry = try store.get(StoreKeys.daemonID) { return String(decoding: entry.value, as: UTF8.self) }
+        let id = Identifiers.random()
+        try store.put(StoreKeys.daemonID, Array(id.utf8), expectedRevision: 0)
+        return id
+    }
+
+    /// One descriptor per namespace, pipe and socket adds up with a thousand containers.
+    private func raiseOpenFileLimit() {
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }
+
+    private static func waitForTermination() async {
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumed = ResumeOnce(continuation)
+            for number in [SIGTERM, SIGINT] {
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { resumed.resume() }
+                source.resume()
+                SignalSources.keep(source)
+            }
+        }
+    }
+}
+
+/// Resumes a continuation once, whichever signal comes first.
+private final class ResumeOnce: @unchecked Sendable {
+    // @unchecked: `continuation` is guarded by `lock`.
+    private var continuation: CheckedContinuation<Void, Never>?
+    private let lock = NSLock()
+
+    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
+
+    func resume() {
+        lock.lock()
+        let pending = continuation
+        continuation = nil
+        lock.unlock()
+        pending?.resume()
+    }
+}
+
+/// Signal sources must stay alive for the daemon's lifetime.
+private enum SignalSources {
+    nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []
+    static func keep(_ source: any DispatchSourceSignal) { sources.append(source) }
+}

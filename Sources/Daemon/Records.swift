@@ -1,0 +1,107 @@
+import DockerAPI
+
+/// A network as persisted under `networks/<id>`.
+struct NetworkRecord: Codable, Sendable {
+    var id: String
+    var name: String
+    /// "bridge", "host" or "null" (Docker's name for the none driver).
+    var driver: String
+    var created: String
+    var bridgeName: String?
+    var subnet: String?
+    var gateway: String?
+    var ipRange: String?
+    var auxiliaryAddresses: [String: String]
+    var subnet6: String?
+    var gateway6: String?
+    var enableIPv6: Bool
+    var isInternal: Bool
+    var attachable: Bool
+    var options: [String: String]
+    var labels: [String: String]
+    /// bridge, host and none are made by the daemon and cannot be removed.
+    var predefined: Bool
+    /// MTU of the bridge and of container interfaces.
+    var mtu: Int
+
+    var storeKey: String { StoreKeys.network(id) }
+}
+
+/// One container interface on one network.
+struct EndpointRecord: Codable, Sendable {
+    var id: String
+    var networkID: String
+    var networkName: String
+    /// The interface name inside the container (eth0, eth1, ...).
+    var interfaceName: String
+    /// The host end of the veth pair.
+    var hostInterface: String
+    var ipv4: String?
+    var prefixLength: Int?
+    var gateway: String?
+    var ipv6: String?
+    var prefixLength6: Int?
+    var gateway6: String?
+    var mac: String
+    var aliases: [String]
+    var links: [String]
+    /// What the user asked for, kept so a restart allocates the same way.
+    var requestedIPv4: String?
+    var requestedIPv6: String?
+    var requestedMAC: String?
+}
+
+/// A requested attachment before the container runs (create, connect while stopped).
+struct NetworkAttachment: Codable, Sendable {
+    var networkID: String
+    var aliases: [String]
+    var links: [String]
+    var requestedIPv4: String?
+    var requestedIPv6: String?
+    var requestedMAC: String?
+}
+
+enum ContainerStatus: String, Codable, Sendable {
+    case created, running, exited, removing
+}
+
+/// A container as persisted under `containers/<id>`.
+struct ContainerRecord: Codable, Sendable {
+    var id: String
+    var name: String
+    var created: String
+    var imageReference: String
+    var imageID: String
+    var config: ContainerConfig
+    var hostConfig: HostConfig
+    /// "bridge"-like (network names in `attachments`), "host", "none" or "container:<id>".
+    var networkMode: String
+    var attachments: [NetworkAttachment]
+    var status: ContainerStatus
+    var pid: Int32
+    /// /proc start time of `pid`, so a reused pid is never mistaken for the container.
+    var pidStartTime: UInt64
+    var exitCode: Int32
+    var error: String
+    var startedAt: String
+    var finishedAt: String
+    /// The bound network namespace file while running (nil for host mode).
+    var sandboxPath: String?
+    /// Live interfaces while running.
+    var endpoints: [EndpointRecord]
+
+    var storeKey: String { StoreKeys.container(id) }
+    var shortID: String { String(id.prefix(12)) }
+    var isRunning: Bool { status == .running }
+
+    /// The command the container runs: entrypoint then cmd.
+    var command: [String] { (config.Entrypoint ?? []) + (config.Cmd ?? []) }
+}
+
+enum StoreKeys {
+    static let networkPrefix = "networks/"
+    static let containerPrefix = "containers/"
+    static let daemonID = "daemon/id"
+    static func network(_ id: String) -> String { networkPrefix + id }
+    static func container(_ id: String) -> String { containerPrefix + id }
+}

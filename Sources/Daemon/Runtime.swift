@@ -1,0 +1,142 @@
+import BerthCore
+import ContainerRuntime
+import Dispatch
+import Foundation
+
+/// What `start` hands the runtime.
+struct LaunchSpec: Sendable {
+    var id: String
+    var directory: String
+    var imageRootfs: String
+    var command: [String]
+    var environment: [String]
+    var workingDirectory: String?
+    var hostname: String
+    /// The namespace file to join; nil = the daemon's own (host mode).
+    var networkNamespace: String?
+    var shareHostUTS: Bool
+}
+
+struct LaunchedProcess: Sendable {
+    var pid: Int32
+    var startTime: UInt64
+}
+
+/// An image as the controller needs it.
+struct ImageInfo: Sendable {
+    var record: ImageRecord
+    var rootfsPath: String
+    var id: String { record.id }
+    var defaultCommand: [String]? { record.config.cmd }
+}
+
+/// The container runtime as the controller sees it: images, runc, root filesystems and
+/// exit notifications. runc calls block for tens of milliseconds, so they run on a
+/// dispatch queue, never on the Swift concurrency pool.
+final class Runtime: Sendable {
+    static let logFileName = "container.log"
+
+    let images: ImageStore
+    let runc: Runc
+    let monitor: ProcessMonitor
+    let cgroupPrefix: String
+    private let queue = DispatchQueue(label: "berth.runtime", attributes: .concurrent)
+
+    init(configuration: DaemonConfiguration, daemonID: String) throws {
+        images = try ImageStore(root: configuration.imagesDir)
+        runc = Runc(binary: configuration.runcPath, root: configuration.runcRoot)
+        monitor = try ProcessMonitor()
+        cgroupPrefix = "berth-" + daemonID.prefix(12)
+    }
+
+    func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    func image(_ reference: String) throws(BerthError) -> ImageInfo {
+        do {
+            let record = try images.lookup(reference: Self.localReference(reference))
+            return ImageInfo(record: record, rootfsPath: images.rootfsPath(of: record))
+        } catch {
+            throw BerthError.wrap(error, "")
+        }
+    }
+
+    /// Docker clients send names normalised to Docker Hub ("docker.io/library/busybox");
+    /// berth's images are local, so the registry part is dropped.
+    static func localReference(_ reference: String) -> String {
+        for prefix in ["docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"]
+        where reference.hasPrefix(prefix) {
+            return String(reference.dropFirst(prefix.count))
+        }
+        return reference
+    }
+
+    /// Mounts the root filesystem, writes the OCI bundle and starts the container with
+    /// its output appended to the container's log. Undoes its own steps on failure.
+    func launch(_ spec: LaunchSpec) async throws -> LaunchedProcess {
+        let runc = self.runc
+        let prefix = cgroupPrefix
+        return try await offload {
+            let rootfs = try RootFilesystem.prepare(containerDir: spec.directory, imageRootfs: spec.imageRootfs)
+            do {
+                let launch = ContainerLaunch(
+                    id: spec.id, rootfs: rootfs, args: spec.command, env: spec.environment, hostname: spec.hostname,
+                    workingDir: spec.workingDirectory.flatMap { $0.isEmpty ? nil : $0 } ?? "/",
+                    network: spec.networkNamespace.map { .path($0) } ?? .host, shareHostUTS: spec.shareHostUTS,
+                    filesDir: spec.directory, cgroupPrefix: prefix, openFilesLimit: Self.openFilesLimit)
+                let bundle = spec.directory + "/bundle"
+                try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+                _ = try OCIBundle.create(at: bundle, launch: launch)
+                let logPath = spec.directory + "/" + Self.logFileName
+                let fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+                guard fd >= 0 else { throw BerthError(.internal, "cannot open \(logPath): \(String(cString: strerror(errno)))") }
+                let log = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+                let pid = try runc.run(id: spec.id, bundle: bundle, stdout: log, stderr: log)
+                guard let startTime = ProcessMonitor.startTime(pid: pid) else {
+                    throw BerthError(.internal, "container \(spec.id.prefix(12)) exited as soon as it started")
+                }
+                return LaunchedProcess(pid: pid, startTime: startTime)
+            } catch {
+                try? runc.delete(id: spec.id, force: true)
+                try? RootFilesystem.release(containerDir: spec.directory)
+                throw error
+            }
+        }
+    }
+
+    /// Containers get the daemon's hard limit: asking for more than the kernel allows
+    /// (fs.nr_open) makes runc fail.
+    static let openFilesLimit: UInt64 = {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        return UInt64(min(limit.rlim_max, 1_048_576))
+    }()
+
+    func signal(id: String, signal: Int32) throws {
+        try runc.kill(id: id, signal: signal)
+    }
+
+    /// Forgets the runc container and unmounts its root filesystem. Best effort.
+    func destroy(id: String, directory: String) async {
+        let runc = self.runc
+        _ = try? await offload {
+            try? runc.delete(id: id, force: true)
+            try? RootFilesystem.release(containerDir: directory)
+        }
+    }
+
+    func watch(pid: Int32, startTime: UInt64? = nil, onExit: @escaping @Sendable (Int32) -> Void) {
+        do {
+            try monitor.watch(pid: pid, startTime: startTime, onExit: onExit)
+        } catch {
+            onExit(ProcessMonitor.unknownExitCode)
+        }
+    }
+
+    func isAlive(pid: Int32, startTime: UInt64) -> Bool {
+        ProcessMonitor.isAlive(pid: pid, startTime: startTime)
+    }
+}

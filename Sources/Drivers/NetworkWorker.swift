@@ -1,0 +1,220 @@
+import BerthCore
+import Glibc
+import Namespaces
+import Netlink
+
+/// The host side of the worker thread: a netlink session in the daemon's namespace and
+/// the bridge indexes seen so far.
+final class HostLinks {
+    let netlink: RouteNetlink
+    var bridgeIndexes: [String: Int32] = [:]
+
+    init() throws {
+        netlink = try RouteNetlink()
+    }
+
+    func bridgeIndex(_ name: String) throws -> Int32 {
+        if let index = bridgeIndexes[name] { return index }
+        guard let link = try netlink.link(named: name) else {
+            throw BerthError(.internal, "bridge \(name) does not exist")
+        }
+        bridgeIndexes[name] = link.index
+        return link.index
+    }
+}
+
+/// Sets up and tears down bridges and container sandboxes. All of its kernel work runs
+/// on one dedicated thread (the only place berth switches network namespace), each
+/// operation as a single job so starting a container costs one thread hop.
+///
+/// Requires CAP_NET_ADMIN and CAP_SYS_ADMIN.
+public final class NetworkWorker: Sendable {
+    private let thread: NamespaceThread<HostLinks>
+
+    public init() throws(BerthError) {
+        thread = try NamespaceThread(name: "network worker") { try HostLinks() }
+    }
+
+    // MARK: bridges
+
+    /// Makes the bridge exist with the gateway address, up. Idempotent: an existing
+    /// bridge is kept and completed.
+    public func ensureBridge(_ spec: BridgeSpec) async throws {
+        try await thread.run { scope in
+            let host = scope.context
+            let index: Int32
+            if let link = try host.netlink.link(named: spec.name) {
+                guard link.kind == "bridge" else {
+                    throw BerthError.conflict("\(spec.name) exists and is not a bridge")
+                }
+                index = link.index
+            } else {
+                index = try host.netlink.createBridge(name: spec.name, mtu: spec.mtu)
+            }
+            host.bridgeIndexes[spec.name] = index
+            let existing = try host.netlink.addresses(index: index)
+            var requests: [NetlinkRequest] = []
+            if !existing.contains(where: { $0.address == .v4(spec.gateway.address) && $0.prefixLength == spec.gateway.prefixLength }) {
+                // A stale address (the subnet changed) goes first.
+                for stale in existing where stale.address.isIPv4 {
+                    if case .v4(let address) = stale.address, let network = IPv4Network(address: address, prefixLength: stale.prefixLength) {
+                        requests.append(.deleteAddress(network, index: index))
+                    }
+                }
+                requests.append(.addAddress(spec.gateway, index: index))
+            }
+            if let gateway6 = spec.gateway6,
+               !existing.contains(where: { $0.address == .v6(gateway6.address) }) {
+                requests.append(.addAddress(gateway6, index: index, noDAD: true))
+            }
+            requests.append(.setUp(index: index))
+            try host.netlink.perform(requests)
+        }
+    }
+
+    public func removeBridge(name: String) async throws {
+        try await thread.run { scope in
+            scope.context.bridgeIndexes[name] = nil
+            guard let link = try scope.context.netlink.link(named: name) else { return }
+            try scope.context.netlink.deleteLink(index: link.index)
+        }
+    }
+
+    /// IPv4 prefixes in use on the host (routes and interface addresses, default routes
+    /// excluded), so a new network's subnet can avoid them.
+    public func hostNetworks(excludingBridges bridges: [String]) async throws -> [IPv4Network] {
+        try await thread.run { scope in
+            let netlink = scope.context.netlink
+            let links = try netlink.links()
+            let skipped = Set(links.filter { bridges.contains($0.name) }.map(\.index))
+            var result: [IPv4Network] = []
+            for route in try netlink.routes(family: .ipv4) where route.prefixLength > 0 {
+                if let output = route.outputIndex, skipped.contains(output) { continue }
+                if case .v4(let address)? = route.destination,
+                   let network = IPv4Network(address: address, prefixLength: route.prefixLength) {
+                    result.append(network)
+                }
+            }
+            for address in try netlink.addresses(family: .ipv4) where !skipped.contains(address.index) {
+                if case .v4(let value) = address.address,
+                   let network = IPv4Network(address: value, prefixLength: address.prefixLength) {
+                    result.append(network)
+                }
+            }
+            return result
+        }
+    }
+
+    // MARK: sandboxes
+
+    /// Creates the container's namespace at `spec.path` with loopback up and every
+    /// interface configured. On failure nothing is left: veths are deleted and the
+    /// namespace file removed.
+    public func createSandbox(_ spec: SandboxSpec) async throws {
+        try await thread.run { scope in
+            let host = scope.context
+            try scope.createNamespace(at: spec.path) { namespace in
+                defer { namespace.close() }
+                // Opened while the thread is inside the new namespace: it stays bound to it.
+                let inner = try RouteNetlink()
+                var created: [String] = []
+                do {
+                    try inner.perform(.setUp(index: 1))  // lo is always index 1 in a new namespace
+                    for interface in spec.interfaces {
+                        try Self.plug(interface, host: host, inner: inner, namespaceFD: namespace.fd)
+                        created.append(interface.hostName)
+                    }
+                } catch {
+                    for name in created { try? host.netlink.deleteLink(named: name) }
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Adds one interface to a running container's namespace (network connect).
+    public func attach(sandboxPath: String, interface: InterfaceSpec) async throws {
+        try await thread.run { scope in
+            let namespace = try NamespaceFile.open(path: sandboxPath)
+            defer { namespace.close() }
+            let inner = try scope.inside(namespace: namespace.fd) { try RouteNetlink() }
+            try Self.plug(interface, host: scope.context, inner: inner, namespaceFD: namespace.fd)
+        }
+    }
+
+    /// The veth pair for one interface in a single exchange, then its addresses, link
+    /// state and routes inside the container in one batch.
+    private static func plug(_ interface: InterfaceSpec, host: HostLinks, inner: RouteNetlink, namespaceFD: Int32) throws {
+        let bridge = try host.bridgeIndex(interface.bridgeName)
+        do {
+            try host.netlink.createVeth(
+                name: interface.hostName, peerName: interface.containerName, peerNamespaceFD: namespaceFD,
+                masterIndex: bridge, up: true, mtu: interface.mtu, peerMAC: interface.mac)
+        } catch let error as NetlinkError where error.errno == ENODEV || error.errno == EINVAL {
+            // The bridge may have been deleted behind our back: look it up again once.
+            host.bridgeIndexes[interface.bridgeName] = nil
+            try host.netlink.createVeth(
+                name: interface.hostName, peerName: interface.containerName, peerNamespaceFD: namespaceFD,
+                masterIndex: try host.bridgeIndex(interface.bridgeName), up: true, mtu: interface.mtu, peerMAC: interface.mac)
+        }
+        do {
+            guard let link = try inner.link(named: interface.containerName) else {
+                throw BerthError(.kernel, "\(interface.containerName) did not appear in the container's namespace")
+            }
+            var requests: [NetlinkRequest] = [.addAddress(interface.address, index: link.index)]
+            if let address6 = interface.address6 {
+                requests.append(.addAddress(address6, index: link.index, noDAD: true))
+            }
+            requests.append(.setUp(index: link.index))
+            if let gateway = interface.gateway {
+                requests.append(.addRoute(destination: nil, gateway: gateway, outputIndex: link.index, metric: nil))
+            }
+            if let gateway6 = interface.gateway6 {
+                requests.append(.addRoute(destination: Optional<IPv6Network>.none, gateway: gateway6, outputIndex: link.index, metric: nil))
+            }
+            try inner.perform(requests)
+        } catch {
+            try? host.netlink.deleteLink(named: interface.hostName)
+            throw error
+        }
+    }
+
+    /// Removes one interface (network disconnect): deleting the host end removes the pair.
+    public func detach(hostInterface: String) async throws {
+        try await thread.run { scope in
+            do {
+                try scope.context.netlink.deleteLink(named: hostInterface)
+            } catch let error as NetlinkError where error.errno == ENODEV {
+                return
+            }
+        }
+    }
+
+    /// Deletes the container's veths and its namespace file. Best effort: every step
+    /// runs even when an earlier one fails.
+    public func destroySandbox(path: String, hostInterfaces: [String]) async {
+        _ = try? await thread.run { scope in
+            for name in hostInterfaces {
+                try? scope.context.netlink.deleteLink(named: name)
+            }
+            NamespaceFile.remove(path: path)
+        }
+    }
+
+    // MARK: reconciliation
+
+    /// Names of veth links enslaved to any of `bridges`.
+    public func bridgePorts(bridges: [String]) async throws -> [String] {
+        try await thread.run { scope in
+            let links = try scope.context.netlink.links()
+            let indexes = Set(links.filter { bridges.contains($0.name) }.map(\.index))
+            return links.filter { link in link.masterIndex.map(indexes.contains) ?? false }.map(\.name)
+        }
+    }
+
+    public func deleteLinks(_ names: [String]) async {
+        _ = try? await thread.run { scope in
+            for name in names { try? scope.context.netlink.deleteLink(named: name) }
+        }
+    }
+}

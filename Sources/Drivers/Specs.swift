@@ -1,0 +1,55 @@
+import BerthCore
+
+/// A bridge network's device: name, gateway address with the subnet's prefix, MTU.
+public struct BridgeSpec: Sendable, Equatable {
+    public var name: String
+    public var gateway: IPv4Network
+    public var gateway6: IPv6Network?
+    public var mtu: Int
+
+    public init(name: String, gateway: IPv4Network, gateway6: IPv6Network?, mtu: Int) {
+        self.name = name
+        self.gateway = gateway
+        self.gateway6 = gateway6
+        self.mtu = mtu
+    }
+}
+
+/// One container interface: a veth pair whose host end joins `bridgeName` and whose
+/// container end is `containerName` with the given addresses.
+public struct InterfaceSpec: Sendable, Equatable {
+    public var hostName: String
+    public var containerName: String
+    public var bridgeName: String
+    public var mac: MACAddress
+    public var address: IPv4Network
+    /// nil on internal networks: no default route.
+    public var gateway: IPv4Address?
+    public var address6: IPv6Network?
+    public var gateway6: IPv6Address?
+    public var mtu: Int
+
+    public init(hostName: String, containerName: String, bridgeName: String, mac: MACAddress, address: IPv4Network,
+                gateway: IPv4Address?, address6: IPv6Network?, gateway6: IPv6Address?, mtu: Int) {
+        self.hostName = hostName
+        self.containerName = containerName
+        self.bridgeName = bridgeName
+        self.mac = mac
+        self.address = address
+        self.gateway = gateway
+        self.address6 = address6
+        self.gateway6 = gateway6
+        self.mtu = mtu
+    }
+}
+
+/// A container's network namespace (bound at `path`) and its interfaces.
+public struct SandboxSpec: Sendable, Equatable {
+    public var path: String
+    public var interfaces: [InterfaceSpec]
+
+    public init(path: String, interfaces: [InterfaceSpec]) {
+        self.path = path
+        self.interfaces = interfaces
+    }
+}

@@ -1,0 +1,268 @@
+import ArgumentParser
+import DockerAPI
+import Foundation
+import HTTPUnix
+
+struct Create: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a container")
+    @OptionGroup var options: ContainerOptions
+
+    func run() async throws {
+        let api = try APIClient()
+        let created = try await createContainer(api, options, autoRemove: options.rm)
+        print(created.Id)
+    }
+}
+
+func createContainer(_ api: APIClient, _ options: ContainerOptions, autoRemove: Bool) async throws -> IDResponse {
+    var query: [(String, String)] = []
+    if let name = options.name { query.append(("name", name)) }
+    return try await api.json(IDResponse.self, "POST", "/containers/create", query: query,
+                              body: try options.request(autoRemove: autoRemove))
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create and start a container")
+    @Flag(name: [.short, .long], help: "Run in the background and print the container ID")
+    var detach = false
+    @OptionGroup var options: ContainerOptions
+
+    func run() async throws {
+        let api = try APIClient()
+        // In the foreground the CLI removes the container itself after reading its output.
+        let created = try await createContainer(api, options, autoRemove: detach && options.rm)
+        try await api.send("POST", "/containers/\(created.Id)/start")
+        if detach {
+            print(created.Id)
+            return
+        }
+        try await streamLogs(api, created.Id, follow: true)
+        let result = try await api.json(WaitResponse.self, "POST", "/containers/\(created.Id)/wait")
+        if options.rm {
+            try await api.send("DELETE", "/containers/\(created.Id)", query: [("force", "1")])
+        }
+        if result.StatusCode != 0 { throw ExitWithCode(code: result.StatusCode) }
+    }
+}
+
+struct Start: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start stopped containers")
+    @Argument var containers: [String]
+
+    func run() async throws {
+        let api = try APIClient()
+        for container in containers {
+            try await api.send("POST", "/containers/\(segment(container))/start")
+            print(container)
+        }
+    }
+}
+
+struct Stop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop running containers")
+    @Option(name: [.short, .customLong("time")], help: "Seconds to wait before killing")
+    var time: Int?
+    @Argument var containers: [String]
+
+    func run() async throws {
+        let api = try APIClient()
+        for container in containers {
+            try await api.send("POST", "/containers/\(segment(container))/stop", query: time.map { [("t", String($0))] } ?? [])
+            print(container)
+        }
+    }
+}
+
+struct Kill: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send a signal to running containers")
+    @Option(name: [.short, .long]) var signal: String = "KILL"
+    @Argument var containers: [String]
+
+    func run() async throws {
+        let api = try APIClient()
+        for container in containers {
+            try await api.send("POST", "/containers/\(segment(container))/kill", query: [("signal", signal)])
+            print(container)
+        }
+    }
+}
+
+struct Remove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove containers")
+    @Flag(name: [.short, .long], help: "Kill a running container first")
+    var force = false
+    @Argument var containers: [String]
+
+    func run() async throws {
+        let api = try APIClient()
+        for container in containers {
+            try await api.send("DELETE", "/containers/\(segment(container))", query: force ? [("force", "1")] : [])
+            print(container)
+        }
+    }
+}
+
+struct ListContainers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ps", abstract: "List containers")
+    @Flag(name: [.short, .long], help: "Show all containers, not only running ones")
+    var all = false
+    @Flag(name: [.short, .long], help: "Only IDs")
+    var quiet = false
+    @Flag(name: .customLong("no-trunc")) var noTrunc = false
+    @Option(name: .long, help: "Go-template style format, e.g. {{.Names}}")
+    var format: String?
+
+    func run() async throws {
+        let api = try APIClient()
+        let list = try await api.json([ContainerSummary].self, "GET", "/containers/json", query: all ? [("all", "1")] : [])
+        if quiet {
+            for container in list { print(noTrunc ? container.Id : String(container.Id.prefix(12))) }
+            return
+        }
+        let rows = list.map { container -> [String: String] in
+            [
+                "ID": noTrunc ? container.Id : String(container.Id.prefix(12)),
+                "Image": container.Image,
+                "Command": "\"" + (noTrunc ? container.Command : truncate(container.Command, 20)) + "\"",
+                "CreatedAt": String(container.Created),
+                "RunningFor": ago(container.Created),
+                "Status": container.Status,
+                "State": container.State,
+                "Ports": container.Ports.map(portText).joined(separator: ", "),
+                "Names": container.Names.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 }.joined(separator: ","),
+                "Networks": container.NetworkSettings.Networks.keys.sorted().joined(separator: ","),
+            ]
+        }
+        if let format {
+            for row in rows { print(renderTemplate(format, fields: row)) }
+            return
+        }
+        printTable(headers: ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
+                   keys: ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"], rows: rows)
+    }
+}
+
+func portText(_ port: PortSummary) -> String {
+    if let publicPort = port.PublicPort {
+        return "\(port.IP ?? "0.0.0.0"):\(publicPort)->\(port.PrivatePort)/\(port.Type)"
+    }
+    return "\(port.PrivatePort)/\(port.Type)"
+}
+
+struct Inspect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show containers' details as JSON")
+    @Option(name: [.short, .long], help: "Go-template style format, e.g. {{.NetworkSettings.IPAddress}}")
+    var format: String?
+    @Argument var containers: [String]
+
+    func run() async throws {
+        let api = try APIClient()
+        var objects: [Any] = []
+        for container in containers {
+            objects.append(try await api.rawJSON("/containers/\(segment(container))/json"))
+        }
+        try printInspected(objects, format: format)
+    }
+}
+
+struct Exec: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run a command in a running container")
+    @Option(name: [.short, .customLong("env")]) var env: [String] = []
+    @Flag(name: [.short, .long], help: "Detached: start the command and return")
+    var detach = false
+    @Argument var container: String
+    @Argument(parsing: .captureForPassthrough) var command: [String] = []
+
+    func run() async throws {
+        guard !command.isEmpty else { throw CLIFailure(message: "exec needs a command") }
+        let api = try APIClient()
+        let created = try await api.json(IDResponse.self, "POST", "/containers/\(segment(container))/exec",
+                                         body: ExecCreateRequest(Cmd: command, Env: env.isEmpty ? nil : env))
+        let start = Array(try APIClient.encoder.encode(ExecStartRequest(Detach: detach, Tty: false)))
+        if detach {
+            _ = try await api.call("POST", "/exec/\(created.Id)/start", body: start)
+            return
+        }
+        do {
+            try await api.client.hijack("POST", "/v\(APIVersion.current)/exec/\(created.Id)/start", body: start,
+                                        headers: [("Content-Type", "application/json")]) { connection in
+                try await copyMultiplexed(connection.output)
+            }
+        } catch let error as HTTPClientError {
+            if case .requestFailed(let response) = error {
+                throw CLIFailure(message: response.errorMessage ?? "exec failed with status \(response.status)")
+            }
+            throw CLIFailure(message: "cannot connect to the berth daemon at \(Daemon.host): \(error)")
+        }
+        let inspect = try await api.json(ExecInspect.self, "GET", "/exec/\(created.Id)/json")
+        if let code = inspect.ExitCode, code != 0 { throw ExitWithCode(code: code) }
+    }
+}
+
+struct Logs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a container's output")
+    @Flag(name: [.short, .long], help: "Follow the output until the container stops")
+    var follow = false
+    @Argument var container: String
+
+    func run() async throws {
+        try await streamLogs(try APIClient(), container, follow: follow)
+    }
+}
+
+/// Prints the container's output stream (Docker's multiplexed frames) as it arrives.
+func streamLogs(_ api: APIClient, _ container: String, follow: Bool) async throws {
+    var query = [("stdout", "1"), ("stderr", "1")]
+    if follow { query.append(("follow", "1")) }
+    do {
+        try await api.client.stream("GET", "/v\(APIVersion.current)/containers/\(segment(container))/logs", query: query) { response in
+            guard response.status == 200 else {
+                var bytes: [UInt8] = []
+                for try await chunk in response.body { bytes += chunk }
+                let message = (try? APIClient.decoder.decode(ErrorResponse.self, from: Data(bytes)))?.message ?? "status \(response.status)"
+                throw CLIFailure(message: message)
+            }
+            try await copyMultiplexed(response.body)
+        }
+    } catch let error as HTTPClientError {
+        throw CLIFailure(message: "cannot connect to the berth daemon at \(Daemon.host): \(error)")
+    }
+}
+
+/// Splits Docker's stream frames onto stdout and stderr.
+func copyMultiplexed<S: AsyncSequence>(_ chunks: S) async throws where S.Element == [UInt8] {
+    var demuxer = RawStreamDemultiplexer()
+    for try await chunk in chunks {
+        for frame in try demuxer.feed(chunk) {
+            let handle = frame.kind == .stderr ? FileHandle.standardError : FileHandle.standardOutput
+            handle.write(Data(frame.payload))
+        }
+    }
+}
+
+struct Wait: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Wait for containers to stop and print their exit codes")
+    @Argument var containers: [String]
+
+    func run() async throws {
+        let api = try APIClient()
+        for container in containers {
+            print(try await api.json(WaitResponse.self, "POST", "/containers/\(segment(container))/wait").StatusCode)
+        }
+    }
+}
+
+struct Port: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List a container's published ports")
+    @Argument var container: String
+
+    func run() async throws {
+        let api = try APIClient()
+        let inspect = try await api.json(ContainerInspect.self, "GET", "/containers/\(segment(container))/json")
+        for (port, bindings) in inspect.NetworkSettings.Ports.sorted(by: { $0.key < $1.key }) {
+            for binding in bindings ?? [] {
+                print("\(port) -> \(binding.HostIp ?? "0.0.0.0"):\(binding.HostPort ?? "")")
+            }
+        }
+    }
+}

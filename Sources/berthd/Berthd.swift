@@ -1,0 +1,64 @@
+import ArgumentParser
+import BerthCore
+import Daemon
+import Foundation
+import Logging
+
+@main
+struct Berthd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "berthd", abstract: "The berth daemon: container networking behind a Docker-compatible API.")
+
+    @Option(help: "Persistent state: store, images, containers")
+    var root = "/var/lib/berth"
+    @Option(name: .customLong("exec-root"), help: "Runtime state: namespace files, runc state")
+    var execRoot = "/run/berth"
+    @Option(name: [.customShort("H"), .long], help: "API socket (unix:///path)")
+    var host = "unix:///run/berth.sock"
+    @Option(help: "Name of the default bridge device")
+    var bridge = "berth0"
+    @Option(help: "Default bridge's gateway address and prefix, e.g. 172.17.0.1/16 (default: first free pool)")
+    var bip: String?
+    @Option(name: .customLong("resolv-conf"), help: "resolv.conf whose nameservers containers get")
+    var resolvConf = "/etc/resolv.conf"
+    @Option(help: "MTU of bridges and container interfaces")
+    var mtu = 1500
+    @Option(help: "OCI runtime binary")
+    var runtime = "runc"
+    @Option(name: [.customShort("l"), .customLong("log-level")], help: "debug, info, warning, error")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard host.hasPrefix("unix://") || host.hasPrefix("/") else {
+            throw ValidationError("-H must be a unix socket (unix:///path)")
+        }
+        if let bip {
+            guard let network = IPv4Network(bip), network.prefixLength <= 30, network.address != network.networkAddress,
+                  network.address != network.broadcast else {
+                throw ValidationError("--bip \(bip) is not a gateway address with a prefix, e.g. 172.17.0.1/16")
+            }
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level \(logLevel)") }
+        guard (68...65535).contains(mtu) else { throw ValidationError("--mtu must be between 68 and 65535") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "berthd")
+        let socket = host.hasPrefix("unix://") ? String(host.dropFirst("unix://".count)) : host
+        let configuration = DaemonConfiguration(
+            root: root, execRoot: execRoot, socketPath: socket, bridgeName: bridge, bridgeIP: bip.flatMap(IPv4Network.init),
+            resolvConfPath: resolvConf, runcPath: runtime, mtu: mtu)
+        do {
+            try await BerthDaemon(configuration: configuration, logger: logger).run()
+        } catch {
+            logger.critical("berthd cannot start: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}

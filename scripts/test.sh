@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests, live netlink tests inside a throwaway network
+# namespace, and the integration tests (each test makes its own host namespaces and
+# removes them). Needs root. The real host's network is never changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then echo "test.sh: run as root" >&2; exit 1; fi
+
+swift build --build-tests
+swift test --skip-build
+# The live netlink tests only run in a namespace of their own (unshare gives an empty one).
+BERTH_LIVE_NETNS=1 unshare --net swift test --skip-build --filter LiveNetlinkTests
+BERTH_LIVE_RUNC=1 swift test --skip-build --filter ContainerRuntimeLive
+python3 -m pytest -q -p no:cacheprovider tests/integration

@@ -1,0 +1,68 @@
+"""Issue 2: bad input gets one clear error, a non-zero exit, and changes nothing."""
+import json
+import os
+
+from harness import BERTH, run
+
+
+def fails(host, *args):
+    result = host.berth(*args, check=False)
+    assert result.returncode != 0, f"{args} should have failed"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one error line, got: {result.stderr!r}"
+    return lines[0]
+
+
+def snapshot(host):
+    return (host.berth("ps", "-a", "-q").stdout, host.berth("network", "ls", "-q").stdout, sorted(l["ifname"] for l in host.links()))
+
+
+def test_bad_input_is_rejected_without_changes(host):
+    host.berth("run", "-d", "--name", "taken", "busybox", "sleep", "600")
+    before = snapshot(host)
+    assert "network" in fails(host, "run", "-d", "--network", "nosuchnet", "busybox", "true").lower()
+    assert "no such container" in fails(host, "inspect", "ghost").lower()
+    assert "no such container" in fails(host, "stop", "ghost").lower()
+    assert "no such container" in fails(host, "rm", "-f", "ghost").lower()
+    assert "image" in fails(host, "run", "-d", "nosuchimage", "true").lower()
+    assert "already in use" in fails(host, "run", "-d", "--name", "taken", "busybox", "true")
+    assert "invalid container name" in fails(host, "run", "-d", "--name", "bad/name", "busybox", "true")
+    assert "running" in fails(host, "rm", "taken")
+    assert "invalid" in fails(host, "network", "create", "--subnet", "10.0.0.0/33", "n1").lower()
+    assert "invalid" in fails(host, "network", "create", "--subnet", "banana", "n1").lower()
+    assert "no such container" in fails(host, "run", "-d", "--network", "container:ghost2", "busybox", "true").lower()
+    assert snapshot(host) == before
+
+
+def test_api_status_codes(host):
+    status, body = host.api("POST", "/v1.44/containers/create", raw="this is not json")
+    assert status == 400 and "message" in body
+    status, body = host.api("GET", "/containers/ghost/json")
+    assert status == 404 and "ghost" in body["message"]
+    status, body = host.api("GET", "/networks/ghost")
+    assert status == 404
+    status, body = host.api("POST", "/containers/create?name=x", body={"Image": "nosuchimage"})
+    assert status == 404
+    status, body = host.api("POST", "/networks/create", body={"Name": "bad", "IPAM": {"Config": [{"Subnet": "300.0.0.0/8"}]}})
+    assert status == 400
+    status, body = host.api("DELETE", "/networks/bridge")
+    assert status == 403 or status == 409
+    status, body = host.api("GET", "/no/such/path")
+    assert status == 404
+
+
+def test_pool_exhausted(make_host):
+    host = make_host(bip="10.98.0.1/30")  # a /30 has exactly one container address
+    host.berth("run", "-d", "--name", "only", "busybox", "sleep", "600")
+    line = fails(host, "run", "-d", "busybox", "sleep", "1")
+    assert "no free address" in line
+
+
+def test_daemon_not_running():
+    result = run([BERTH, "-H", "unix:///tmp/berth-tests/nothing-here.sock", "ps"], check=False)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot connect" in lines[0].lower()
+    env = dict(os.environ, BERTH_HOST="unix:///tmp/berth-tests/nothing-here.sock")
+    result = run([BERTH, "ps"], check=False, env=env)
+    assert result.returncode != 0 and "nothing-here.sock" in result.stderr
