@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "BerthCore"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "DockerAPITests", dependencies: ["DockerAPI"]),
-        .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime"]),
+        .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "BerthCore", "CLinux"]),
         .testTarget(name: "HTTPUnixTests", dependencies: ["HTTPUnix"]),
     ],
     swiftLanguageModes: [.v6]

@@ -70,12 +70,12 @@ enum Command {
     }
 }
 
-/// posix_spawn copies the calling thread's signal mask into the child, and libdispatch (hence
-/// Swift concurrency and NIO-adjacent) worker threads block almost every signal. runc passes
-/// that mask on to the container, whose init would then never see SIGTERM or SIGCHLD. So the
-/// spawn happens on a short-lived thread whose mask is empty. A process-directed signal could
-/// land on that thread for the instant it exists; the daemon should handle signals through
-/// dispatch sources (disposition SIG_IGN), which makes that harmless.
+/// posix_spawn copies the calling thread's signal mask into the child, and libdispatch worker
+/// threads (which also run Swift concurrency tasks) block almost every signal. runc passes that
+/// mask on to the container, whose processes would then ignore SIGTERM and never see SIGCHLD
+/// (the live runc test checks this). So the spawn happens on a short-lived thread whose mask is
+/// empty. A process-directed signal could be delivered to that thread while it exists, so the
+/// daemon should not rely on one thread being the only one with a signal unblocked.
 private func runWithCleanSignalMask(_ process: Process) throws {
     let outcome = Locked<Result<Void, any Error>?>(nil)
     let done = DispatchSemaphore(value: 0)

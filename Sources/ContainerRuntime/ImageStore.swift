@@ -105,7 +105,10 @@ public final class ImageStore: Sendable {
             guard rename(staging, final) == 0 else {
                 throw BerthError(.internal, "cannot move image into place at \(final): \(errnoText(errno))")
             }
-            images[id] = ImageRecord(id: id, repoTags: [], created: record.created, size: record.size, config: config)
+            // Inserted untagged so applyTag can move the tag off any image holding it.
+            var untagged = record
+            untagged.repoTags = []
+            images[id] = untagged
             return try Self.applyTag(reference, to: id, in: &images, root: root)
         }
     }

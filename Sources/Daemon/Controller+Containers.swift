@@ -176,9 +176,8 @@ extension Controller {
                 let path = configuration.netnsDir + "/" + record.id
                 let interfaces = try endpoints.map { endpoint throws(BerthError) in try interfaceSpec(endpoint) }
                 let started = ContinuousClock.now
-                try await worker.createSandbox(SandboxSpec(path: path, interfaces: interfaces))
+                sandboxPath = try await worker.createSandbox(SandboxSpec(path: path, interfaces: interfaces))
                 if !interfaces.isEmpty { attachTimings.record(ContinuousClock.now - started) }
-                sandboxPath = path
             case .container:
                 sandboxPath = sharedWith?.sandboxPath
             case .host:

@@ -33,6 +33,7 @@ public final class BerthDaemon: Sendable {
         let controller = Controller(configuration: configuration, store: store, worker: worker, runtime: runtime,
                                     logger: logger, daemonID: daemonID)
         try await controller.bootstrap()
+        worker.keepSpareNamespaces(configuration.spareNamespaces, in: configuration.netnsDir)
 
         let routes = APIRoutes(controller: controller, configuration: configuration)
         var serverConfiguration = HTTPServer.Configuration()
@@ -52,6 +53,7 @@ public final class BerthDaemon: Sendable {
         await Self.waitForTermination()
         logger.info("berthd is stopping; running containers keep running")
         await server.shutdown()
+        await worker.dropSpareNamespaces()
     }
 
     private func prepareDirectories() throws {

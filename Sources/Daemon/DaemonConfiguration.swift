@@ -16,11 +16,14 @@ public struct DaemonConfiguration: Sendable {
     public var hostsPath: String
     public var runcPath: String
     public var mtu: Int
+    /// Network namespaces kept ready so a start does not wait for the kernel to make one.
+    public var spareNamespaces: Int
     public var version: String
 
     public init(root: String = "/var/lib/berth", execRoot: String = "/run/berth", socketPath: String = "/run/berth.sock",
                 bridgeName: String = "berth0", bridgeIP: IPv4Network? = nil, resolvConfPath: String = "/etc/resolv.conf",
-                hostsPath: String = "/etc/hosts", runcPath: String = "runc", mtu: Int = 1500, version: String = "0.1.0") {
+                hostsPath: String = "/etc/hosts", runcPath: String = "runc", mtu: Int = 1500, spareNamespaces: Int = 4,
+                version: String = "0.1.0") {
         self.root = root
         self.execRoot = execRoot
         self.socketPath = socketPath
@@ -30,6 +33,7 @@ public struct DaemonConfiguration: Sendable {
         self.hostsPath = hostsPath
         self.runcPath = runcPath
         self.mtu = mtu
+        self.spareNamespaces = spareNamespaces
         self.version = version
     }
 

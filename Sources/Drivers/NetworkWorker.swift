@@ -8,6 +8,11 @@ import Netlink
 final class HostLinks {
     let netlink: RouteNetlink
     var bridgeIndexes: [String: Int32] = [:]
+    /// Namespaces made ahead of time (loopback up, a netlink socket open inside), so a
+    /// container start does not wait for the kernel to build one.
+    var spares: [SpareNamespace] = []
+    var spareDirectory: String?
+    var spareTarget = 0
 
     init() throws {
         netlink = try RouteNetlink()
@@ -21,6 +26,12 @@ final class HostLinks {
         bridgeIndexes[name] = link.index
         return link.index
     }
+}
+
+/// A namespace ready for a container.
+struct SpareNamespace {
+    let file: NamespaceFile
+    let netlink: RouteNetlink
 }
 
 /// Sets up and tears down bridges and container sandboxes. All of its kernel work runs
@@ -107,28 +118,94 @@ public final class NetworkWorker: Sendable {
 
     // MARK: sandboxes
 
-    /// Creates the container's namespace at `spec.path` with loopback up and every
-    /// interface configured. On failure nothing is left: veths are deleted and the
+    /// Gives the container a namespace (a spare one when ready, else a new one bound at
+    /// `spec.path`) with loopback up and every interface configured, and returns the
+    /// namespace file's path. On failure nothing is left: veths are deleted and the
     /// namespace file removed.
-    public func createSandbox(_ spec: SandboxSpec) async throws {
-        try await thread.run { scope in
+    public func createSandbox(_ spec: SandboxSpec) async throws -> String {
+        let path = try await thread.run { scope in
             let host = scope.context
-            try scope.createNamespace(at: spec.path) { namespace in
+            if !host.spares.isEmpty {
+                let spare = host.spares.removeFirst()
+                defer { spare.file.close() }
+                do {
+                    try Self.configure(spec, host: host, inner: spare.netlink, namespaceFD: spare.file.fd)
+                } catch {
+                    NamespaceFile.remove(path: spare.file.path)
+                    throw error
+                }
+                return spare.file.path
+            }
+            return try scope.createNamespace(at: spec.path) { namespace in
                 defer { namespace.close() }
                 // Opened while the thread is inside the new namespace: it stays bound to it.
                 let inner = try RouteNetlink()
-                var created: [String] = []
-                do {
-                    try inner.perform(.setUp(index: 1))  // lo is always index 1 in a new namespace
-                    for interface in spec.interfaces {
-                        try Self.plug(interface, host: host, inner: inner, namespaceFD: namespace.fd)
-                        created.append(interface.hostName)
-                    }
-                } catch {
-                    for name in created { try? host.netlink.deleteLink(named: name) }
-                    throw error
-                }
+                try inner.perform(.setUp(index: 1))  // lo is always index 1 in a new namespace
+                try Self.configure(spec, host: host, inner: inner, namespaceFD: namespace.fd)
+                return spec.path
             }
+        }
+        refillSpares()
+        return path
+    }
+
+    private static func configure(_ spec: SandboxSpec, host: HostLinks, inner: RouteNetlink, namespaceFD: Int32) throws {
+        var created: [String] = []
+        do {
+            for interface in spec.interfaces {
+                try plug(interface, host: host, inner: inner, namespaceFD: namespaceFD)
+                created.append(interface.hostName)
+            }
+        } catch {
+            for name in created { try? host.netlink.deleteLink(named: name) }
+            throw error
+        }
+    }
+
+    /// Keeps `count` spare namespaces under `directory` from now on. Files there that are
+    /// not in use must have been removed first (reconciliation does).
+    public func keepSpareNamespaces(_ count: Int, in directory: String) {
+        _ = Task {
+            try? await thread.run { scope in
+                scope.context.spareDirectory = directory
+                scope.context.spareTarget = count
+            }
+            refillSpares()
+        }
+    }
+
+    /// Tops the spares up, one namespace per job so container starts queued meanwhile
+    /// are not held up behind a whole refill.
+    private func refillSpares() {
+        _ = Task {
+            while true {
+                let more = try? await thread.run { scope -> Bool in
+                    let host = scope.context
+                    guard let directory = host.spareDirectory, host.spares.count < host.spareTarget else { return false }
+                    var generator = SystemRandomNumberGenerator()
+                    let path = directory + "/spare-" + String(generator.next() as UInt64, radix: 16)
+                    let spare = try scope.createNamespace(at: path) { file in
+                        let netlink = try RouteNetlink()
+                        try netlink.perform(.setUp(index: 1))
+                        return SpareNamespace(file: file, netlink: netlink)
+                    }
+                    host.spares.append(spare)
+                    return host.spares.count < host.spareTarget
+                }
+                if more != true { return }
+            }
+        }
+    }
+
+    /// Removes the spare namespaces (daemon shutdown).
+    public func dropSpareNamespaces() async {
+        _ = try? await thread.run { scope in
+            scope.context.spareTarget = 0
+            for spare in scope.context.spares {
+                spare.file.close()
+                NamespaceFile.remove(path: spare.file.path)
+            }
+            scope.context.spares = []
         }
     }
 

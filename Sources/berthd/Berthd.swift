@@ -23,6 +23,8 @@ struct Berthd: AsyncParsableCommand {
     var resolvConf = "/etc/resolv.conf"
     @Option(help: "MTU of bridges and container interfaces")
     var mtu = 1500
+    @Option(name: .customLong("spare-namespaces"), help: "Network namespaces kept ready for container starts")
+    var spareNamespaces = 4
     @Option(help: "OCI runtime binary")
     var runtime = "runc"
     @Option(name: [.customShort("l"), .customLong("log-level")], help: "debug, info, warning, error")
@@ -40,6 +42,7 @@ struct Berthd: AsyncParsableCommand {
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level \(logLevel)") }
         guard (68...65535).contains(mtu) else { throw ValidationError("--mtu must be between 68 and 65535") }
+        guard (0...64).contains(spareNamespaces) else { throw ValidationError("--spare-namespaces must be between 0 and 64") }
     }
 
     func run() async throws {
@@ -53,7 +56,7 @@ struct Berthd: AsyncParsableCommand {
         let socket = host.hasPrefix("unix://") ? String(host.dropFirst("unix://".count)) : host
         let configuration = DaemonConfiguration(
             root: root, execRoot: execRoot, socketPath: socket, bridgeName: bridge, bridgeIP: bip.flatMap(IPv4Network.init),
-            resolvConfPath: resolvConf, runcPath: runtime, mtu: mtu)
+            resolvConfPath: resolvConf, runcPath: runtime, mtu: mtu, spareNamespaces: spareNamespaces)
         do {
             try await BerthDaemon(configuration: configuration, logger: logger).run()
         } catch {

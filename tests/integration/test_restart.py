@@ -34,6 +34,7 @@ def test_containers_that_died_while_daemon_was_down_are_cleaned(host):
     host.berth("run", "-d", "--name", "victim", "busybox", "sleep", "600")
     host.berth("run", "-d", "--name", "survivor", "busybox", "sleep", "600")
     victim_ip = host.ip_of("victim")
+    victim_key = host.inspect("victim")["NetworkSettings"]["SandboxKey"]
     pid = host.inspect("victim")["State"]["Pid"]
     host.kill9()
     os.kill(pid, signal.SIGKILL)
@@ -43,7 +44,8 @@ def test_containers_that_died_while_daemon_was_down_are_cleaned(host):
     state = host.inspect("victim")["State"]
     assert state["Status"] == "exited" and not state["Running"]
     assert len(veths(host)) == 1
-    assert sorted(os.listdir(os.path.join(host.exec_root, "netns"))) == [host.inspect("survivor")["Id"]]
+    assert not os.path.exists(victim_key)
+    assert os.path.exists(host.inspect("survivor")["NetworkSettings"]["SandboxKey"])
     runc = run(["runc", "--root", os.path.join(host.exec_root, "runc"), "list", "-q"]).stdout.split()
     assert runc == [host.inspect("survivor")["Id"]]
     # The dead container's address is free again (the allocator continues after the
