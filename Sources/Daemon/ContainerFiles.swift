@@ -51,6 +51,21 @@ enum ContainerFiles {
         return text
     }
 
+    /// Rewrites a file a running container has bind-mounted: in place, because a rename
+    /// would leave the container looking at the old inode.
+    static func rewriteInPlace(_ text: String, at path: String) throws(BerthError) {
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw BerthError(.internal, "cannot open \(path) for writing")
+        }
+        do {
+            defer { try? handle.close() }
+            try handle.truncate(atOffset: 0)
+            try handle.write(contentsOf: Data(text.utf8))
+        } catch {
+            throw BerthError(.internal, "cannot rewrite \(path)", cause: error)
+        }
+    }
+
     static func write(_ text: String, to path: String) throws(BerthError) {
         do {
             try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -30,7 +30,10 @@ extension Controller {
         transitioning.insert(record.id)
         defer { transitioning.remove(record.id) }
         do {
-            try await worker.attach(sandboxPath: sandbox, interface: try interfaceSpec(endpoint))
+            // The new interface routes by default only if no current one does.
+            let spec = try interfaceSpec(endpoint, defaultRoute: !record.endpoints.contains { $0.gateway != nil },
+                                         defaultRoute6: !record.endpoints.contains { $0.gateway6 != nil })
+            try await worker.attach(sandboxPath: sandbox, interface: spec)
         } catch {
             releaseAddresses([endpoint])
             throw error

@@ -174,7 +174,12 @@ extension Controller {
             switch mode {
             case .networks, .none:
                 let path = configuration.netnsDir + "/" + record.id
-                let interfaces = try endpoints.map { endpoint throws(BerthError) in try interfaceSpec(endpoint) }
+                // One default route per family, through the first network that has a gateway.
+                let routed = endpoints.firstIndex { $0.gateway != nil }
+                let routed6 = endpoints.firstIndex { $0.gateway6 != nil }
+                let interfaces = try endpoints.enumerated().map { index, endpoint throws(BerthError) in
+                    try interfaceSpec(endpoint, defaultRoute: index == routed, defaultRoute6: index == routed6)
+                }
                 let started = ContinuousClock.now
                 sandboxPath = try await worker.createSandbox(SandboxSpec(path: path, interfaces: interfaces))
                 if !interfaces.isEmpty { attachTimings.record(ContinuousClock.now - started) }
@@ -200,6 +205,7 @@ extension Controller {
             record.endpoints = endpoints
             try save(record)
             watch(record)
+            refreshLinkers(of: record)
         } catch {
             // Roll back in reverse order; every step is best effort so all of them run.
             if launched { await runtime.destroy(id: record.id, directory: directory) }
@@ -255,6 +261,27 @@ extension Controller {
         try ContainerFiles.write(hosts, to: directory + "/hosts")
         try ContainerFiles.write(hostname + "\n", to: directory + "/hostname")
         try ContainerFiles.write(resolv, to: directory + "/resolv.conf")
+    }
+
+    /// Containers linking to `target` get its new address in their /etc/hosts, so a link
+    /// follows the linked container across restarts.
+    func refreshLinkers(of target: ContainerRecord) {
+        for linker in containers.values where linker.isRunning && linker.id != target.id {
+            let links = linker.attachments.flatMap(\.links)
+            guard links.contains(where: { link in
+                let name = link.split(separator: ":").first.map(String.init) ?? ""
+                return name == target.name || (!name.isEmpty && target.id.hasPrefix(name))
+            }) else { continue }
+            let hostname = linker.config.Hostname.flatMap { $0.isEmpty ? nil : $0 } ?? linker.shortID
+            let text = ContainerFiles.hosts(
+                hostname: hostname, addresses: linker.endpoints.compactMap(\.ipv4) + linker.endpoints.compactMap(\.ipv6),
+                extra: linkEntries(linker, endpoints: linker.endpoints))
+            do {
+                try ContainerFiles.rewriteInPlace(text, at: configuration.containerDir(linker.id) + "/hosts")
+            } catch {
+                logger.warning("cannot update links", metadata: ["container": .string(linker.name), "error": .string("\(error)")])
+            }
+        }
     }
 
     /// /etc/hosts lines for `--link` targets on the default bridge (name resolution there
@@ -325,7 +352,7 @@ extension Controller {
         }
     }
 
-    func interfaceSpec(_ endpoint: EndpointRecord) throws(BerthError) -> InterfaceSpec {
+    func interfaceSpec(_ endpoint: EndpointRecord, defaultRoute: Bool, defaultRoute6: Bool) throws(BerthError) -> InterfaceSpec {
         guard let network = networks[endpoint.networkID], let bridge = network.bridgeName,
               let address = endpoint.ipv4.flatMap(IPv4Address.init), let prefix = endpoint.prefixLength,
               let cidr = IPv4Network(address: address, prefixLength: prefix), let mac = MACAddress(endpoint.mac) else {
@@ -336,8 +363,8 @@ extension Controller {
         }
         return InterfaceSpec(
             hostName: endpoint.hostInterface, containerName: endpoint.interfaceName, bridgeName: bridge, mac: mac,
-            address: cidr, gateway: endpoint.gateway.flatMap(IPv4Address.init), address6: cidr6,
-            gateway6: endpoint.gateway6.flatMap(IPv6Address.init), mtu: network.mtu)
+            address: cidr, gateway: defaultRoute ? endpoint.gateway.flatMap(IPv4Address.init) : nil, address6: cidr6,
+            gateway6: defaultRoute6 ? endpoint.gateway6.flatMap(IPv6Address.init) : nil, mtu: network.mtu)
     }
 
     // MARK: exit, stop, kill, remove
