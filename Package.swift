@@ -35,6 +35,12 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // Embedded DNS for user-defined networks: wire codec, scoped records, forwarding.
+        .target(name: "DNS", dependencies: [
+            "BerthCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         // Docker Engine API JSON shapes, shared by daemon and CLI.
         .target(name: "DockerAPI", dependencies: ["BerthCore"]),
         // Network drivers: bridge, host, none, container.
@@ -42,7 +48,7 @@ let package = Package(
         // The controller and the Docker-compatible API routes.
         .target(name: "Daemon", dependencies: [
             "BerthCore", "Netlink", "Namespaces", "IPAM", "Store", "ContainerRuntime",
-            "Drivers", "DockerAPI", "HTTPUnix",
+            "Drivers", "DockerAPI", "HTTPUnix", "DNS",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "berthd", dependencies: [
@@ -61,6 +67,7 @@ let package = Package(
         .testTarget(name: "DockerAPITests", dependencies: ["DockerAPI"]),
         .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "BerthCore", "CLinux"]),
         .testTarget(name: "HTTPUnixTests", dependencies: ["HTTPUnix"]),
+        .testTarget(name: "DNSTests", dependencies: ["DNS", "BerthCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

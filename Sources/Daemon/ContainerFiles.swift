@@ -22,7 +22,8 @@ enum ContainerFiles {
     /// The host's resolv.conf with loopback nameservers dropped (they mean nothing inside
     /// the container's namespace), or the user's `--dns` settings in their place.
     /// Unlike Docker, no public resolver is ever added when none is left.
-    static func resolvConf(hostResolvConf: String, dns: [String], search: [String], options: [String]) -> String {
+    static func resolvConf(hostResolvConf: String, dns: [String], search: [String], options: [String],
+                           keepHostNameservers: Bool = true) -> String {
         var nameservers: [String] = []
         var searches: [String] = []
         var opts: [String] = []
@@ -41,7 +42,7 @@ enum ContainerFiles {
                 continue
             }
         }
-        if !dns.isEmpty { nameservers = dns }
+        if !dns.isEmpty || !keepHostNameservers { nameservers = dns }
         if !search.isEmpty { searches = search }
         if !options.isEmpty { opts = options }
         var text = ""

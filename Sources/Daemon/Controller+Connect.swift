@@ -48,6 +48,7 @@ extension Controller {
             releaseAddresses([endpoint])
             throw error
         }
+        publishDNS()
     }
 
     /// `network disconnect`: the interface is removed from a running container at once.
@@ -62,6 +63,7 @@ extension Controller {
         record.attachments.removeAll { $0.networkID == network.id }
         record.endpoints.removeAll { $0.networkID == network.id }
         try save(record)
+        publishDNS()
         if let endpoint {
             let started = ContinuousClock.now
             try? await worker.detach(hostInterface: endpoint.hostInterface)

@@ -205,6 +205,7 @@ extension Controller {
             record.endpoints = endpoints
             try save(record)
             watch(record)
+            publishDNS()
             refreshLinkers(of: record)
         } catch {
             // Roll back in reverse order; every step is best effort so all of them run.
@@ -249,8 +250,17 @@ extension Controller {
             return
         }
         let hostResolv = (try? String(contentsOfFile: configuration.resolvConfPath, encoding: .utf8)) ?? ""
-        let resolv = ContainerFiles.resolvConf(hostResolvConf: hostResolv, dns: record.hostConfig.Dns ?? [],
+        let resolv: String
+        if let server = dnsServerAddress(for: endpoints) {
+            // On user-defined networks the embedded server answers; `--dns` servers become
+            // its upstreams for this container.
+            resolv = ContainerFiles.resolvConf(hostResolvConf: hostResolv, dns: [server],
+                                               search: record.hostConfig.DnsSearch ?? [], options: record.hostConfig.DnsOptions ?? [],
+                                               keepHostNameservers: false)
+        } else {
+            resolv = ContainerFiles.resolvConf(hostResolvConf: hostResolv, dns: record.hostConfig.Dns ?? [],
                                                search: record.hostConfig.DnsSearch ?? [], options: record.hostConfig.DnsOptions ?? [])
+        }
         let hosts: String
         if record.networkMode == "host" {
             hosts = (try? String(contentsOfFile: configuration.hostsPath, encoding: .utf8)) ?? ContainerFiles.hosts(hostname: hostname, addresses: [], extra: [])
@@ -375,6 +385,7 @@ extension Controller {
         guard let running = containers[id], running.isRunning, running.pid == pid, !exiting.contains(id) else { return }
         exiting.insert(id)
         defer { exiting.remove(id) }
+        publishDNS()  // it stops resolving before the slower teardown
         // Tear down first and only then report the container stopped, so `stop` and
         // `rm` return once its network is really gone.
         let endpoints = running.endpoints

@@ -260,6 +260,8 @@ extension Controller {
             try? await worker.removeBridge(name: bridgeName)
             throw error
         }
+        await syncDNSListeners()
+        publishDNS()
         logger.info("network created", metadata: ["name": .string(record.name), "subnet": .string(subnet.description)])
         return record
     }
@@ -285,6 +287,8 @@ extension Controller {
         networks[network.id] = nil
         allocators[network.id] = nil
         allocators6[network.id] = nil
+        await syncDNSListeners()
+        publishDNS()
         if let bridge = network.bridgeName {
             do { try await worker.removeBridge(name: bridge) } catch {
                 logger.warning("removing bridge failed", metadata: ["bridge": .string(bridge), "error": .string("\(error)")])

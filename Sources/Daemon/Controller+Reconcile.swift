@@ -38,6 +38,8 @@ extension Controller {
             if record.hostConfig.AutoRemove ?? false { try? await removeContainer(record.id, force: true) }
         }
         await removeLeftovers()
+        await syncDNSListeners()
+        publishDNS()
     }
 
     private func reserveExisting(_ endpoint: EndpointRecord, container: String) {

@@ -1,4 +1,5 @@
 import BerthCore
+import DNS
 import Drivers
 import DockerAPI
 import Foundation
@@ -19,6 +20,9 @@ actor Controller {
     let runtime: Runtime
     let logger: Logger
     let daemonID: String
+    /// The embedded DNS server (nil when disabled).
+    let dns: DNSServer?
+    var dnsListening: Set<IPAddress> = []
 
     var networks: [String: NetworkRecord] = [:]
     var allocators: [String: IPv4AddressAllocator] = [:]
@@ -39,13 +43,14 @@ actor Controller {
     var detachTimings = TimingWindow(capacity: 4096)
 
     init(configuration: DaemonConfiguration, store: any KeyValueStore, worker: NetworkWorker, runtime: Runtime,
-         logger: Logger, daemonID: String) {
+         logger: Logger, daemonID: String, dns: DNSServer?) {
         self.configuration = configuration
         self.store = store
         self.worker = worker
         self.runtime = runtime
         self.logger = logger
         self.daemonID = daemonID
+        self.dns = dns
     }
 
     // MARK: persistence

@@ -1,5 +1,6 @@
 import BerthCore
 import CLinux
+import DNS
 import Drivers
 import Foundation
 import HTTPUnix
@@ -30,8 +31,9 @@ public final class BerthDaemon: Sendable {
         let daemonID = try loadDaemonID(store)
         let worker = try NetworkWorker()
         let runtime = try Runtime(configuration: configuration, daemonID: daemonID)
+        let dns = DNSServer(upstreams: Controller.upstreams(resolvConf: configuration.resolvConfPath))
         let controller = Controller(configuration: configuration, store: store, worker: worker, runtime: runtime,
-                                    logger: logger, daemonID: daemonID)
+                                    logger: logger, daemonID: daemonID, dns: dns)
         try await controller.bootstrap()
         worker.keepSpareNamespaces(configuration.spareNamespaces, in: configuration.netnsDir)
 
@@ -53,6 +55,7 @@ public final class BerthDaemon: Sendable {
         await Self.waitForTermination()
         logger.info("berthd is stopping; running containers keep running")
         await server.shutdown()
+        await dns.shutdown()
         await worker.dropSpareNamespaces()
     }
 

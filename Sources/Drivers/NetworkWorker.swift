@@ -59,8 +59,9 @@ public final class NetworkWorker: Sendable {
                     throw BerthError.conflict("\(spec.name) exists and is not a bridge")
                 }
                 index = link.index
+                if link.mac != spec.mac { try host.netlink.setMAC(index: index, mac: spec.mac) }
             } else {
-                index = try host.netlink.createBridge(name: spec.name, mtu: spec.mtu)
+                index = try host.netlink.createBridge(name: spec.name, mtu: spec.mtu, mac: spec.mac)
             }
             host.bridgeIndexes[spec.name] = index
             let existing = try host.netlink.addresses(index: index)

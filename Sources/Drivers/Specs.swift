@@ -6,12 +6,16 @@ public struct BridgeSpec: Sendable, Equatable {
     public var gateway: IPv4Network
     public var gateway6: IPv6Network?
     public var mtu: Int
+    /// Set explicitly: a bridge without one takes the lowest MAC of its ports, so it would
+    /// change as containers come and go and leave their ARP entries for the gateway stale.
+    public var mac: MACAddress
 
     public init(name: String, gateway: IPv4Network, gateway6: IPv6Network?, mtu: Int) {
         self.name = name
         self.gateway = gateway
         self.gateway6 = gateway6
         self.mtu = mtu
+        mac = MACAddress(derivedFrom: gateway.address)
     }
 }
 

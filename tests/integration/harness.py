@@ -64,6 +64,7 @@ class Host:
         self.bip = bip
         self.extra_args = list(extra_args)
         self.daemon = None
+        self.helpers = []
         os.makedirs(self.dir, exist_ok=True)
         with open(self.resolv, "w") as f:
             f.write(resolv_conf)
@@ -168,6 +169,28 @@ class Host:
     def import_busybox(self, name="busybox"):
         self.berth("image", "import", busybox_image(), name)
 
+    def background(self, command):
+        """Starts a helper process (a fake upstream server...) inside the host namespace;
+        it is killed at cleanup."""
+        process = subprocess.Popen(["ip", "netns", "exec", self.netns, *command], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        self.helpers.append(process)
+        return process
+
+    def fake_upstream(self, address="192.0.2.53", records=None):
+        """dnsmasq on `address` inside the host namespace, answering only `records`
+        ({name: ip}) and NXDOMAIN for everything else: never a real resolver."""
+        name = "up" + str(len(self.helpers))
+        self.sh(f"ip link add {name}a type veth peer name {name}b && ip addr add {address}/32 dev {name}a "
+                f"&& ip link set {name}a up && ip link set {name}b up")
+        args = ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
+                f"--listen-address={address}", "--bind-interfaces", "--port=53",
+                f"--pid-file={self.dir}/{name}.pid", "--user=root", "--log-facility=-"]
+        for domain, ip in (records or {}).items():
+            args.append(f"--address=/{domain}/{ip}")
+        self.background(args)
+        wait_until(lambda: f"{address}:53" in self.sh("ss -lun").stdout, message="dnsmasq to listen")
+
     # --- cleanup --------------------------------------------------------------
     def cleanup(self):
         """Removes everything this host made; never raises."""
@@ -175,6 +198,12 @@ class Host:
             self.stop(signal.SIGKILL, timeout=10)
         except Exception:
             pass
+        for helper in self.helpers:
+            try:
+                os.killpg(helper.pid, signal.SIGKILL)
+                helper.wait(timeout=5)
+            except Exception:
+                pass
         runc_root = os.path.join(self.exec_root, "runc")
         if os.path.isdir(runc_root):
             listed = subprocess.run(["runc", "--root", runc_root, "list", "-q"], capture_output=True, text=True)

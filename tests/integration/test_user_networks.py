@@ -93,6 +93,19 @@ def test_ipv6_dual_stack_network(host):
     assert host.inspect("b")["NetworkSettings"]["Networks"]["dual"]["GlobalIPv6Address"] == "fd00:40::99"
     host.berth("exec", "a", "ping", "-6", "-c", "1", "-W", "2", "fd00:40::99")
     assert "default via fd00:40::1" in host.berth("exec", "a", "ip", "-6", "route").stdout
+    # The embedded DNS answers AAAA as well as A on a dual-stack network.
+    out = host.berth("exec", "a", "nslookup", "b").stdout
+    assert "fd00:40::99" in out and host.ip_of("b", "dual") in out
+
+
+def test_dns_search_and_options_reach_resolv_conf(host):
+    host.berth("network", "create", "--subnet", "10.41.0.0/24", "s")
+    host.berth("run", "-d", "--name", "r", "--network", "s", "--dns-search", "corp.test", "--dns-option", "ndots:2",
+               "busybox", "sleep", "600")
+    resolv = host.berth("exec", "r", "cat", "/etc/resolv.conf").stdout
+    assert resolv == "nameserver 10.41.0.1\nsearch corp.test\noptions ndots:2\n"
+    host.berth("run", "-d", "--name", "plain", "--dns", "192.0.2.99", "busybox", "sleep", "600")
+    assert host.berth("exec", "plain", "cat", "/etc/resolv.conf").stdout == "nameserver 192.0.2.99\n"
 
 
 def test_network_bad_input_changes_nothing(host):

@@ -1,0 +1,103 @@
+import BerthCore
+import DNS
+import Foundation
+
+extension Controller {
+    /// User-defined bridge networks get name resolution; the default bridge does not
+    /// (as in Docker: there, names resolve only through links).
+    func hasEmbeddedDNS(_ network: NetworkRecord) -> Bool {
+        network.driver == "bridge" && !network.predefined
+    }
+
+    /// The resolver address a container on these endpoints uses: the gateway of its first
+    /// user-defined network.
+    func dnsServerAddress(for endpoints: [EndpointRecord]) -> String? {
+        for endpoint in endpoints {
+            if let network = networks[endpoint.networkID], hasEmbeddedDNS(network), let gateway = network.gateway {
+                return gateway
+            }
+        }
+        return nil
+    }
+
+    /// Rebuilds the DNS snapshot from the running containers and hands it to the server
+    /// in one swap. Called on every change that affects names, before the API answers,
+    /// so a new container resolves at its peers as soon as `run -d` returns.
+    func publishDNS() {
+        guard let dns else { return }
+        var records = DNSRecords()
+        for network in networks.values where hasEmbeddedDNS(network) {
+            records.addNetwork(network.id, isInternal: network.isInternal)
+        }
+        for container in containers.values where container.isRunning && !exiting.contains(container.id) {
+            let endpoints = container.endpoints.filter { networks[$0.networkID].map(hasEmbeddedDNS) ?? false }
+            guard !endpoints.isEmpty else { continue }
+            let upstreams = container.hostConfig.Dns.flatMap { servers -> [DNSUpstream]? in
+                let parsed = servers.compactMap(IPAddress.init).map { DNSUpstream($0) }
+                return parsed.isEmpty ? nil : parsed
+            }
+            let dnsEndpoints = endpoints.map { endpoint in
+                DNSEndpoint(network: endpoint.networkID,
+                            addresses: [endpoint.ipv4.flatMap(IPAddress.init), endpoint.ipv6.flatMap(IPAddress.init)].compactMap { $0 },
+                            aliases: endpoint.aliases)
+            }
+            records.addContainer(id: container.id, name: container.name, upstreams: upstreams, endpoints: dnsEndpoints)
+            // `--link NAME:ALIAS` on a user-defined network is an alias only the linking
+            // container sees: a network of its own in the snapshot.
+            var linkNames: [(String, [IPAddress])] = []
+            for endpoint in endpoints {
+                for link in endpoint.links {
+                    let parts = link.split(separator: ":").map(String.init)
+                    guard let targetName = parts.first, let target = try? self.container(targetName), target.isRunning else { continue }
+                    let addresses = target.endpoints.filter { $0.networkID == endpoint.networkID }
+                        .flatMap { [$0.ipv4.flatMap(IPAddress.init), $0.ipv6.flatMap(IPAddress.init)].compactMap { $0 } }
+                    linkNames.append((parts.count > 1 ? parts[1] : targetName, addresses))
+                }
+            }
+            if !linkNames.isEmpty {
+                let scope = "links/" + container.id
+                for (name, addresses) in linkNames {
+                    records.add(names: [name], addresses: addresses, network: scope, reverse: false)
+                }
+                for endpoint in dnsEndpoints {
+                    for address in endpoint.addresses {
+                        records.setRequester(address, networks: dnsEndpoints.map(\.network) + [scope], upstreams: upstreams)
+                    }
+                }
+            }
+        }
+        dns.update(records)
+    }
+
+    /// Listens on the gateway of every user-defined network, and nowhere else.
+    func syncDNSListeners() async {
+        guard let dns else { return }
+        var wanted: Set<IPAddress> = []
+        for network in networks.values where hasEmbeddedDNS(network) {
+            if let gateway = network.gateway.flatMap(IPAddress.init) { wanted.insert(gateway) }
+        }
+        for address in dnsListening.subtracting(wanted) {
+            await dns.stopListening(on: address)
+            dnsListening.remove(address)
+        }
+        for address in wanted.subtracting(dnsListening) {
+            do {
+                _ = try await dns.listen(on: address, port: 53)
+                dnsListening.insert(address)
+            } catch {
+                logger.error("cannot serve DNS", metadata: ["address": .string("\(address)"), "error": .string("\(error)")])
+            }
+        }
+    }
+
+    /// The daemon's upstream resolvers: every nameserver of its resolv.conf. Loopback ones
+    /// are fine here, since berthd forwards from the host's namespace.
+    static func upstreams(resolvConf path: String) -> [DNSUpstream] {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard fields.count >= 2, fields[0] == "nameserver", let address = IPAddress(fields[1]) else { return nil }
+            return DNSUpstream(address)
+        }
+    }
+}
