@@ -1,0 +1,251 @@
+"""The scenarios. Each is one function registered with @scenario; it measures berth and
+whichever peers apply and hands samples to ctx.record(). A level scenario is called once
+per host size N (0 = idle daemon) after ctx has filled the engines to N running
+containers; a plain one is called once. To add a scenario, write a function here.
+
+Anything berth cannot do yet (or any engine failing) becomes an `n/a` cell with the
+reason, never a failed run.
+"""
+import json
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from common import netns_add, run, stats, wait_for
+
+SCENARIOS = {}   # name -> (function, which levels it runs at, or None for a plain scenario)
+
+
+def scenario(name, levels=None):
+    def register(fn):
+        SCENARIOS[name] = (fn, levels)
+        return fn
+    return register
+
+
+# --- attach / detach ---------------------------------------------------------------
+
+def memo(fn):
+    """Runs fn(ctx, system, level) once, failure included: attach and detach share cycles."""
+    def wrapper(ctx, system, level):
+        key = (fn.__name__, system.name, level)
+        if key not in ctx.cycles:
+            try:
+                ctx.cycles[key] = fn(ctx, system, level)
+            except Exception as e:
+                ctx.cycles[key] = e
+        if isinstance(ctx.cycles[key], Exception):
+            raise ctx.cycles[key]
+        return ctx.cycles[key]
+    return wrapper
+
+
+@memo
+def run_cycles(ctx, eng, level):
+    """run -d / rm -f of a probe container on the busiest network (as docker_attach.py
+    run_cycle); for berth also the daemon's own timings of the network part of each."""
+    net = ctx.network_for(level - 1)
+    n = 30 if eng.name == "berth" else 10   # a docker cycle costs ~0.3 s
+    run_probe = ("run", "-d", "--name", "probe", "--network", net, eng.image, "sleep", "100000")
+    eng.cli(*run_probe), eng.cli("rm", "-f", "probe")   # warm-up
+    if eng.name == "berth":
+        eng.timings()                                     # empties the daemon's windows
+    s = {"run": [], "rm": []}
+    for _ in range(n):
+        s["run"].append(eng.timed_cli(*run_probe))
+        s["rm"].append(eng.timed_cli("rm", "-f", "probe"))
+    if eng.name == "berth":
+        t = eng.timings()
+        s["in_attach"] = [us / 1e6 for us in t["attachMicroseconds"]]
+        s["in_detach"] = [us / 1e6 for us in t["detachMicroseconds"]]
+    return s
+
+
+@memo
+def connect_cycles(ctx, eng, level):
+    """connect/disconnect of a container parked on the default bridge to the busiest
+    network, 20 times through the CLI and 20 through the API (as docker_attach.py)."""
+    net = ctx.network_for(level - 1)
+    if eng.name not in ctx.parked:
+        eng.cli("run", "-d", "--name", "parked", eng.image, "sleep", "100000")
+        ctx.parked.add(eng.name)
+    eng.cli("network", "connect", net, "parked"), eng.cli("network", "disconnect", net, "parked")
+    s = {"con": [], "dis": [], "acon": [], "adis": []}
+    for _ in range(20):
+        s["con"].append(eng.timed_cli("network", "connect", net, "parked"))
+        s["dis"].append(eng.timed_cli("network", "disconnect", net, "parked"))
+    for _ in range(20):
+        s["acon"].append(eng.timed_api("POST", f"/networks/{net}/connect", {"Container": "parked"}))
+        s["adis"].append(eng.timed_api("POST", f"/networks/{net}/disconnect", {"Container": "parked"}))
+    return s
+
+
+@memo
+def peer_cycles(ctx, peer, level):
+    peer.fill_to(level)
+    return peer.probe(20)
+
+
+KERNEL = {"attach": "network setup (in-daemon/plugin/netlink)", "detach": "network teardown (in-daemon/plugin/netlink)"}
+ROWS = {  # metric -> (cycles, key of the samples)
+    "attach": {"connect (API)": (connect_cycles, "acon"), "connect (CLI)": (connect_cycles, "con"),
+               "run -d (CLI)": (run_cycles, "run")},
+    "detach": {"disconnect (API)": (connect_cycles, "adis"), "disconnect (CLI)": (connect_cycles, "dis"),
+               "rm -f (CLI)": (run_cycles, "rm")},
+}
+
+
+def attach_or_detach(ctx, level, what):
+    for eng in ctx.engines(level):
+        if eng.name == "berth":   # Docker's network part is not observable apart from its API call
+            with ctx.guard(what, level, eng.name, KERNEL[what]):
+                ctx.record(what, level, KERNEL[what], "ms", eng.name, run_cycles(ctx, eng, level)["in_" + what])
+        for metric, (cycles, key) in ROWS[what].items():
+            with ctx.guard(what, level, eng.name, metric):
+                ctx.record(what, level, metric, "ms", eng.name, cycles(ctx, eng, level)[key])
+    for peer in ctx.peers():
+        with ctx.guard(what, level, peer.name, KERNEL[what]):
+            ups, downs = peer_cycles(ctx, peer, level)
+            ctx.record(what, level, KERNEL[what], "ms", peer.name, ups if what == "attach" else downs)
+
+
+@scenario("attach", levels=lambda n: n >= 1)
+def attach(ctx, level):
+    attach_or_detach(ctx, level, "attach")
+
+
+@scenario("detach", levels=lambda n: n >= 1)
+def detach(ctx, level):
+    attach_or_detach(ctx, level, "detach")
+
+
+# --- memory and restart --------------------------------------------------------------
+
+@scenario("memory", levels=lambda n: n != 1)
+def memory(ctx, level):
+    for eng in ctx.engines(level):
+        rss = eng.rss()   # a daemon's own processes; the containers' are not counted
+        daemon = sum(v for k, v in rss.items() if k != "shims")
+        ctx.record("memory", level, "daemon RSS", "MB", eng.name, [daemon], extra=rss)
+        ctx.record("memory", level, "daemon + per-container helpers RSS", "MB", eng.name, [sum(rss.values())])
+
+
+@scenario("restart", levels=lambda n: n >= 100 and n != 500)
+def restart(ctx, level):
+    """SIGTERM, start again, until the API answers and `ps` lists every running container."""
+    for eng in ctx.engines(level):
+        with ctx.guard("restart", level, eng.name):
+            expected = eng.running_count()
+            totals, starts = [], []
+            for _ in range(3 if eng.name == "berth" else 1):   # dockerd alone takes seconds to stop
+                t0 = time.perf_counter()
+                eng.stop(signal.SIGTERM, timeout=120)
+                t1 = time.perf_counter()
+                eng.start(timeout=120)
+                if wait_for(lambda: eng.running_count() == expected, 120, 0.005) is None:
+                    raise RuntimeError(f"{eng.name} lists {eng.running_count()} of {expected} after restart")
+                t2 = time.perf_counter()
+                totals.append(t2 - t0)
+                starts.append(t2 - t1)
+            ctx.record("restart", level, "SIGTERM -> _ping + ps lists all", "ms", eng.name, totals)
+            ctx.record("restart", level, "start -> _ping + ps lists all", "ms", eng.name, starts)
+
+
+# --- start/stop throughput --------------------------------------------------------------
+
+@scenario("throughput")
+def throughput(ctx, n=500, parallel=2):
+    for eng in ctx.engines(0):
+        with ctx.guard("throughput", n, f"run -d x{n}, {parallel} parallel", eng.name):
+            names = [f"t{i:03d}" for i in range(n)]
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(parallel) as pool:
+                ups = list(pool.map(lambda c: eng.timed_cli("run", "-d", "--name", c, eng.image, "sleep", "100000"), names))
+            t1 = time.perf_counter()
+            with ThreadPoolExecutor(parallel) as pool:
+                downs = list(pool.map(lambda c: eng.timed_cli("rm", "-f", c), names))
+            t2 = time.perf_counter()
+            ctx.record("throughput", n, f"run -d x{n}, {parallel} parallel: total", "s", eng.name, [t1 - t0],
+                       extra=dict(per_call_ms=_ms(stats(ups))))
+            ctx.record("throughput", n, f"rm -f x{n}, {parallel} parallel: total", "s", eng.name, [t2 - t1],
+                       extra=dict(per_call_ms=_ms(stats(downs))))
+
+
+def _ms(st):
+    return {k: (round(v * 1000, 2) if k != "n" else v) for k, v in st.items()}
+
+
+# --- data plane -------------------------------------------------------------------------
+
+def iperf(ctx, server_ns, client_ns, server_ip):
+    """Single-stream TCP Gbit/s from client to server, as dataplane.sh: the host's iperf3
+    run inside each network namespace (a container's own, or a bare one)."""
+    secs = ctx.args.iperf_seconds
+    server = subprocess.Popen(["nsenter", f"--net={server_ns}", "iperf3", "-s", "-1", "-p", "5201"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        p = run(["nsenter", f"--net={client_ns}", "iperf3", "-c", server_ip, "-p", "5201", "-t", str(secs), "-J"],
+                timeout=secs + 20)
+        return json.loads(p.stdout)["end"]["sum_received"]["bits_per_second"] / 1e9
+    finally:
+        server.kill()
+        server.wait()
+
+
+@scenario("dataplane")
+def dataplane(ctx, runs=3):
+    metric = "TCP 1 stream, container->container, one bridge"
+    cases = []   # (system, metric, server namespace, client namespace, server address)
+    for eng in ctx.engines(0):
+        with ctx.guard("dataplane", 2, eng.name, metric):
+            eng.cli("network", "create", "dpnet")
+            for c in ("dp1", "dp2"):
+                eng.cli("run", "-d", "--name", c, "--network", "dpnet", eng.image, "sleep", "100000")
+            cases.append((eng.name, metric, eng.sandbox_key("dp1"), eng.sandbox_key("dp2"), eng.ip_of("dp1", "dpnet")))
+    # The floors, in namespaces of their own: a plain Linux bridge (no firewall) between
+    # two namespaces, and the same two joined by one bare veth pair.
+    a, b, h = (f"{ctx.prefix}dp{x}" for x in "abh")
+    netns_add(ctx.cleanup, [a, b, h])
+    sh = lambda cmd: run(["sh", "-c", cmd])
+    sh(f"ip -n {a} link add eth0 type veth peer name eth0 netns {b}"
+       f" && ip -n {a} addr add 10.201.0.1/24 dev eth0 && ip -n {b} addr add 10.201.0.2/24 dev eth0"
+       f" && ip -n {a} link set eth0 up && ip -n {b} link set eth0 up")
+    sh(f"ip -n {h} link add br0 type bridge && ip -n {h} link set br0 up")
+    for n, ip in ((a, "10.202.0.1"), (b, "10.202.0.2")):
+        sh(f"ip -n {h} link add v{n[-1]} type veth peer name eth1 netns {n} && ip -n {h} link set v{n[-1]} master br0 up"
+           f" && ip -n {n} addr add {ip}/24 dev eth1 && ip -n {n} link set eth1 up")
+    cases.append(("floor", metric, f"/run/netns/{a}", f"/run/netns/{b}", "10.202.0.1"))
+    cases.append(("floor", "TCP 1 stream, bare veth pair (floor)", f"/run/netns/{a}", f"/run/netns/{b}", "10.201.0.1"))
+    # Round-robin, so that other load on the machine weighs on every case alike.
+    results = {c: [] for c in cases}
+    for _ in range(runs):
+        for c in cases:
+            with ctx.guard("dataplane", 2, c[0], c[1]):
+                results[c].append(iperf(ctx, *c[2:]))
+    for c, gbps in results.items():
+        if gbps:
+            ctx.record("dataplane", 2, c[1], "Gbit/s", c[0], gbps)
+    for eng in ctx.engines(0):
+        eng.cli("rm", "-f", "dp1", "dp2", check=False)
+        eng.cli("network", "rm", "dpnet", check=False)
+
+
+# --- not measurable yet -------------------------------------------------------------------
+
+STUBS = {  # name -> (what it will measure, as shared/peers did; why not yet)
+    "dns": ("DNS queries/s, serial latency (dnsperf)", "berth's DNS server is being written"),
+    "published-ports": ("TCP through a published port", "berth does not publish ports on the data plane yet"),
+    "overlay": ("overlay create->visible, VXLAN TCP", "berth has no multi-host overlay yet"),
+}
+
+
+def _stub(name, metric, reason):
+    def fn(ctx):
+        ctx.na(name, "-", metric, "berth", reason)
+    return fn
+
+
+for _name, (_metric, _reason) in STUBS.items():
+    scenario(_name)(_stub(_name, _metric, _reason))
