@@ -46,9 +46,10 @@ final class Forwarder: Sendable {
         _ packet: ByteBuffer, upstreams: [SocketAddress], index: Int, fallback: ByteBuffer?, overTCP: Bool,
         clientLimit: Int, on loop: any EventLoop
     ) -> EventLoopFuture<ByteBuffer> {
-        var query = packet
         let id = UInt16.random(in: 0...UInt16.max)
-        query.setInteger(id, at: query.readerIndex)
+        var copy = packet
+        copy.setInteger(id, at: copy.readerIndex)
+        let query = copy
         let upstream = upstreams[index]
         let exchange: EventLoopFuture<ByteBuffer>
         if overTCP {

@@ -45,6 +45,8 @@ public struct DNSEndpoint: Sendable {
 /// cannot be DNS names (empty or over-long labels) are skipped.
 public struct DNSRecords: Sendable {
     struct Network: Sendable {
+        /// Set by `addNetwork`. Only declared networks decide whether a requester may forward.
+        var isDeclared = false
         var isInternal = false
         /// Lower-cased wire name → addresses, in insertion order.
         var names: [[UInt8]: [IPAddress]] = [:]
@@ -62,14 +64,18 @@ public struct DNSRecords: Sendable {
 
     public init() {}
 
-    /// Declares a network. Requesters only on internal networks never get forwarded answers.
-    /// Calling it again for a known network changes only the flag.
+    /// Declares a network. A requester's queries for names that are not local are forwarded
+    /// only if at least one of its networks is declared and not internal. Calling it again
+    /// for a known network changes only the flag.
     public mutating func addNetwork(_ id: String, isInternal: Bool = false) {
+        networks[id, default: Network()].isDeclared = true
         networks[id, default: Network()].isInternal = isInternal
     }
 
-    /// Publishes `names` → `addresses` on `network` (created as non-internal if unknown),
-    /// and, when `reverse` is set, `address` → names for PTR queries.
+    /// Publishes `names` → `addresses` on `network`, and, when `reverse` is set,
+    /// `address` → names for PTR queries. A network never declared with `addNetwork` is
+    /// a pure name scope (e.g. one container's `--link` aliases): it adds names to what its
+    /// requesters see but never lets them forward.
     public mutating func add(names: [String], addresses: [IPAddress], network: String, reverse: Bool = true) {
         var table = networks[network] ?? Network()
         for name in names {
@@ -92,8 +98,8 @@ public struct DNSRecords: Sendable {
     }
 
     /// Says who may ask: queries from `address` see the names on `networks` and are
-    /// forwarded to `upstreams` (nil: the daemon's) unless every one of those networks is
-    /// internal. Queries from addresses never set here are refused.
+    /// forwarded to `upstreams` (nil: the daemon's) if one of those networks is declared and
+    /// not internal. Queries from addresses never set here are refused.
     public mutating func setRequester(_ address: IPAddress, networks: [String], upstreams: [DNSUpstream]? = nil) {
         requesters[address] = Requester(networks: networks, upstreams: upstreams)
     }

@@ -20,9 +20,9 @@ final class Snapshot: Sendable {
         var compiled: [[String]: (networks: [DNSRecords.Network], mayForward: Bool)] = [:]
         for (address, requester) in records.requesters {
             let entry = compiled[requester.networks] ?? {
-                // Networks never declared are ignored; with none left there is nothing to forward for.
+                // Unknown IDs are ignored; undeclared scopes add names but never permit forwarding.
                 let networks = requester.networks.compactMap { records.networks[$0] }
-                return (networks, networks.contains { !$0.isInternal })
+                return (networks, networks.contains { $0.isDeclared && !$0.isInternal })
             }()
             compiled[requester.networks] = entry
             let own = requester.upstreams.map(Snapshot.socketAddresses)

@@ -48,7 +48,7 @@ extension Controller {
             releaseAddresses([endpoint])
             throw error
         }
-        publishDNS()
+        publishDNS(adding: record)
     }
 
     /// `network disconnect`: the interface is removed from a running container at once.

@@ -205,7 +205,7 @@ extension Controller {
             record.endpoints = endpoints
             try save(record)
             watch(record)
-            publishDNS()
+            publishDNS(adding: record)
             refreshLinkers(of: record)
         } catch {
             // Roll back in reverse order; every step is best effort so all of them run.

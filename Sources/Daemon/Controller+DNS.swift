@@ -20,9 +20,9 @@ extension Controller {
         return nil
     }
 
-    /// Rebuilds the DNS snapshot from the running containers and hands it to the server
-    /// in one swap. Called on every change that affects names, before the API answers,
-    /// so a new container resolves at its peers as soon as `run -d` returns.
+    /// Rebuilds the DNS records from the running containers and hands them to the server
+    /// in one swap. Called when names go away (stop, disconnect, network removal), before
+    /// the API answers, so a removed container stops resolving at once.
     func publishDNS() {
         guard let dns else { return }
         var records = DNSRecords()
@@ -30,43 +30,55 @@ extension Controller {
             records.addNetwork(network.id, isInternal: network.isInternal)
         }
         for container in containers.values where container.isRunning && !exiting.contains(container.id) {
-            let endpoints = container.endpoints.filter { networks[$0.networkID].map(hasEmbeddedDNS) ?? false }
-            guard !endpoints.isEmpty else { continue }
-            let upstreams = container.hostConfig.Dns.flatMap { servers -> [DNSUpstream]? in
-                let parsed = servers.compactMap(IPAddress.init).map { DNSUpstream($0) }
-                return parsed.isEmpty ? nil : parsed
-            }
-            let dnsEndpoints = endpoints.map { endpoint in
-                DNSEndpoint(network: endpoint.networkID,
-                            addresses: [endpoint.ipv4.flatMap(IPAddress.init), endpoint.ipv6.flatMap(IPAddress.init)].compactMap { $0 },
-                            aliases: endpoint.aliases)
-            }
-            records.addContainer(id: container.id, name: container.name, upstreams: upstreams, endpoints: dnsEndpoints)
-            // `--link NAME:ALIAS` on a user-defined network is an alias only the linking
-            // container sees: a network of its own in the snapshot.
-            var linkNames: [(String, [IPAddress])] = []
-            for endpoint in endpoints {
-                for link in endpoint.links {
-                    let parts = link.split(separator: ":").map(String.init)
-                    guard let targetName = parts.first, let target = try? self.container(targetName), target.isRunning else { continue }
-                    let addresses = target.endpoints.filter { $0.networkID == endpoint.networkID }
-                        .flatMap { [$0.ipv4.flatMap(IPAddress.init), $0.ipv6.flatMap(IPAddress.init)].compactMap { $0 } }
-                    linkNames.append((parts.count > 1 ? parts[1] : targetName, addresses))
-                }
-            }
-            if !linkNames.isEmpty {
-                let scope = "links/" + container.id
-                for (name, addresses) in linkNames {
-                    records.add(names: [name], addresses: addresses, network: scope, reverse: false)
-                }
-                for endpoint in dnsEndpoints {
-                    for address in endpoint.addresses {
-                        records.setRequester(address, networks: dnsEndpoints.map(\.network) + [scope], upstreams: upstreams)
-                    }
-                }
+            addNames(of: container, to: &records)
+        }
+        dnsRecords = records
+        dns.update(records)
+    }
+
+    /// Adds one container's names to the current records: a start or a connect costs the
+    /// same however many containers run, and the name resolves as soon as the API answers.
+    func publishDNS(adding container: ContainerRecord) {
+        guard let dns else { return }
+        addNames(of: container, to: &dnsRecords)
+        dns.update(dnsRecords)
+    }
+
+    private func addNames(of container: ContainerRecord, to records: inout DNSRecords) {
+        let endpoints = container.endpoints.filter { networks[$0.networkID].map(hasEmbeddedDNS) ?? false }
+        guard !endpoints.isEmpty else { return }
+        let upstreams = container.hostConfig.Dns.flatMap { servers -> [DNSUpstream]? in
+            let parsed = servers.compactMap(IPAddress.init).map { DNSUpstream($0) }
+            return parsed.isEmpty ? nil : parsed
+        }
+        let dnsEndpoints = endpoints.map { endpoint in
+            DNSEndpoint(network: endpoint.networkID,
+                        addresses: [endpoint.ipv4.flatMap(IPAddress.init), endpoint.ipv6.flatMap(IPAddress.init)].compactMap { $0 },
+                        aliases: endpoint.aliases)
+        }
+        records.addContainer(id: container.id, name: container.name, upstreams: upstreams, endpoints: dnsEndpoints)
+        // `--link NAME:ALIAS` on a user-defined network is an alias only the linking
+        // container sees: a network of its own in the records.
+        var linkNames: [(String, [IPAddress])] = []
+        for endpoint in endpoints {
+            for link in endpoint.links {
+                let parts = link.split(separator: ":").map(String.init)
+                guard let targetName = parts.first, let target = try? self.container(targetName), target.isRunning else { continue }
+                let addresses = target.endpoints.filter { $0.networkID == endpoint.networkID }
+                    .flatMap { [$0.ipv4.flatMap(IPAddress.init), $0.ipv6.flatMap(IPAddress.init)].compactMap { $0 } }
+                linkNames.append((parts.count > 1 ? parts[1] : targetName, addresses))
             }
         }
-        dns.update(records)
+        guard !linkNames.isEmpty else { return }
+        let scope = "links/" + container.id
+        for (name, addresses) in linkNames {
+            records.add(names: [name], addresses: addresses, network: scope, reverse: false)
+        }
+        for endpoint in dnsEndpoints {
+            for address in endpoint.addresses {
+                records.setRequester(address, networks: dnsEndpoints.map(\.network) + [scope], upstreams: upstreams)
+            }
+        }
     }
 
     /// Listens on the gateway of every user-defined network, and nowhere else.

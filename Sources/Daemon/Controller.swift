@@ -23,6 +23,8 @@ actor Controller {
     /// The embedded DNS server (nil when disabled).
     let dns: DNSServer?
     var dnsListening: Set<IPAddress> = []
+    /// What the DNS server was last given; starts add to it in place.
+    var dnsRecords = DNSRecords()
 
     var networks: [String: NetworkRecord] = [:]
     var allocators: [String: IPv4AddressAllocator] = [:]

@@ -224,37 +224,51 @@ public final class NetworkWorker: Sendable {
     /// state and routes inside the container in one batch.
     private static func plug(_ interface: InterfaceSpec, host: HostLinks, inner: RouteNetlink, namespaceFD: Int32) throws {
         let bridge = try host.bridgeIndex(interface.bridgeName)
+        var peerIndex: Int32?
         do {
-            try host.netlink.createVeth(
-                name: interface.hostName, peerName: interface.containerName, peerNamespaceFD: namespaceFD,
-                masterIndex: bridge, up: true, mtu: interface.mtu, peerMAC: interface.mac)
+            peerIndex = try createVeth(interface, bridge: bridge, host: host, namespaceFD: namespaceFD)
         } catch let error as NetlinkError where error.errno == ENODEV || error.errno == EINVAL {
             // The bridge may have been deleted behind our back: look it up again once.
             host.bridgeIndexes[interface.bridgeName] = nil
-            try host.netlink.createVeth(
-                name: interface.hostName, peerName: interface.containerName, peerNamespaceFD: namespaceFD,
-                masterIndex: try host.bridgeIndex(interface.bridgeName), up: true, mtu: interface.mtu, peerMAC: interface.mac)
+            peerIndex = try createVeth(interface, bridge: try host.bridgeIndex(interface.bridgeName), host: host, namespaceFD: namespaceFD)
         }
         do {
-            guard let link = try inner.link(named: interface.containerName) else {
+            let index: Int32
+            if let peerIndex {
+                index = peerIndex
+            } else if let link = try inner.link(named: interface.containerName) {
+                index = link.index
+            } else {
                 throw BerthError(.kernel, "\(interface.containerName) did not appear in the container's namespace")
             }
-            var requests: [NetlinkRequest] = [.addAddress(interface.address, index: link.index)]
+            var requests: [NetlinkRequest] = [.addAddress(interface.address, index: index)]
             if let address6 = interface.address6 {
-                requests.append(.addAddress(address6, index: link.index, noDAD: true))
+                requests.append(.addAddress(address6, index: index, noDAD: true))
             }
-            requests.append(.setUp(index: link.index))
+            requests.append(.setUp(index: index))
             if let gateway = interface.gateway {
-                requests.append(.addRoute(destination: nil, gateway: gateway, outputIndex: link.index, metric: nil))
+                requests.append(.addRoute(destination: nil, gateway: gateway, outputIndex: index, metric: nil))
             }
             if let gateway6 = interface.gateway6 {
-                requests.append(.addRoute(destination: Optional<IPv6Network>.none, gateway: gateway6, outputIndex: link.index, metric: nil))
+                requests.append(.addRoute(destination: Optional<IPv6Network>.none, gateway: gateway6, outputIndex: index, metric: nil))
             }
             try inner.perform(requests)
         } catch {
             try? host.netlink.deleteLink(named: interface.hostName)
             throw error
         }
+    }
+
+    /// Creates the pair and returns the container end's index, which the kernel's echo of
+    /// the new host end carries (IFLA_LINK), saving a lookup inside the container.
+    private static func createVeth(_ interface: InterfaceSpec, bridge: Int32, host: HostLinks, namespaceFD: Int32) throws -> Int32? {
+        let replies = try host.netlink.exchange(.createVeth(
+            name: interface.hostName, peerName: interface.containerName, peerNamespaceFD: namespaceFD,
+            masterIndex: bridge, up: true, mtu: interface.mtu, peerMAC: interface.mac))
+        guard let echoed = replies.first(where: { $0.type == RTM.newLink }), let info = try? LinkInfo(message: echoed) else {
+            return nil
+        }
+        return info.linkIndex
     }
 
     /// Removes one interface (network disconnect): deleting the host end removes the pair.

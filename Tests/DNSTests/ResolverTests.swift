@@ -105,6 +105,22 @@ import Testing
         #expect(outside.flags & 0x0080 == 0)  // no recursion available
     }
 
+    @Test mutating func undeclaredScopesAddNamesButNeverForwarding() throws {
+        // As the daemon does for `--link` aliases: a private scope next to an internal network.
+        var records = sampleRecords()
+        records.add(names: ["linked"], addresses: [dbA], network: "links/iso", reverse: false)
+        records.setRequester(isolated, networks: [netInternal, "links/iso"])
+        let snapshot = Snapshot(records: records, upstreams: [daemonUpstream])
+        #expect(try ask("linked", from: isolated, in: snapshot)?.addresses == ["10.1.0.3"])
+        #expect(try ask("example.org", from: isolated, in: snapshot)?.rcode == 5)
+        // Only undeclared networks: nothing to forward for either.
+        var bare = DNSRecords()
+        bare.addContainer(id: "abababababababab", name: "bare", endpoints: [DNSEndpoint(network: "never-declared", addresses: [webA])])
+        let bareSnapshot = Snapshot(records: bare, upstreams: [daemonUpstream])
+        #expect(try ask("bare", from: webA, in: bareSnapshot)?.addresses == ["10.1.0.2"])
+        #expect(try ask("example.org", from: webA, in: bareSnapshot)?.rcode == 5)
+    }
+
     @Test mutating func containerUpstreamsOverrideTheDaemons() throws {
         var records = sampleRecords()
         records.addContainer(id: "8888888888888888", name: "custom",
