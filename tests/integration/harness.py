@@ -215,6 +215,15 @@ class Host:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def fails(host, *args):
+    """Runs a berth command that must fail with exactly one error line; returns that line."""
+    result = host.berth(*args, check=False)
+    assert result.returncode != 0, f"{args} should have failed"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one error line, got: {result.stderr!r}"
+    return lines[0]
+
+
 def wait_until(predicate, timeout=10, interval=0.05, message="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:

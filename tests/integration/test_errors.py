@@ -2,15 +2,7 @@
 import json
 import os
 
-from harness import BERTH, run
-
-
-def fails(host, *args):
-    result = host.berth(*args, check=False)
-    assert result.returncode != 0, f"{args} should have failed"
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, f"expected one error line, got: {result.stderr!r}"
-    return lines[0]
+from harness import BERTH, fails, run
 
 
 def snapshot(host):

@@ -1,13 +1,7 @@
 """Issue 3: user-defined networks, connect/disconnect, static addresses, IPv6, bad input."""
 import json
 
-
-def fails(host, *args):
-    result = host.berth(*args, check=False)
-    assert result.returncode != 0, f"{args} should have failed"
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, f"expected one error line, got: {result.stderr!r}"
-    return lines[0]
+from harness import fails
 
 
 def test_network_lifecycle_with_berth_and_docker(host):
