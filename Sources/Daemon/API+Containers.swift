@@ -173,9 +173,7 @@ extension Controller {
     }
 
     static func date(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        try? timeFormat.parse(text)
     }
 
     static func human(_ interval: TimeInterval) -> String {

@@ -105,10 +105,11 @@ actor Controller {
         pendingNames.contains(name) || containers.values.contains { $0.name == name }
     }
 
+    /// RFC 3339 with fractional seconds, as Docker writes times; a value type, so one is shared.
+    static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
     static func timestamp(_ date: Date = Date()) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        timeFormat.format(date)
     }
 
     // MARK: statistics
