@@ -21,7 +21,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # shared/ sits beside the repository; nlfloor.c is compiled from there at run time.
 PEERS_DIR = os.path.normpath(os.path.join(REPO, "..", "shared", "peers"))
 PER_NETWORK = 500    # containers per user network: a Linux bridge takes at most 1,024 ports
-COLUMNS = ["berth", "docker", "netavark", "cni", "floor"]
+COLUMNS = ["berth", "docker", "netavark", "cni", "aardvark", "floor"]
 
 # Targets from the issues, checked on berth's median at the sizes N they name:
 # (scenario, metric prefix, sizes, test, text).
@@ -30,6 +30,7 @@ TARGETS = [
     ("detach", "disconnect (API)", lambda n: True, lambda v: v <= 2.0, "p50 <= 2 ms (caller)"),
     ("memory", "daemon RSS", lambda n: n >= 100, lambda v: v <= 50, "<= 50 MB"),
     ("restart", "SIGTERM", lambda n: n == 1000, lambda v: v <= 1000, "<= 1 s"),
+    ("dns", "name resolvable", lambda n: True, lambda v: v <= 5, "<= 5 ms"),
 ]
 
 
@@ -40,6 +41,7 @@ class Bench:
         self.args = args
         self.id = uuid.uuid4().hex[:6]
         self.prefix = f"bb{self.id}"           # every namespace name starts with this
+        self.peers_dir = PEERS_DIR
         self.work = f"/tmp/berth-bench-{self.id}"
         self.cleanup = Cleanup()
         self.rows = {}                         # (scenario, size, metric) -> row
@@ -284,6 +286,7 @@ def main():
     p.add_argument("--fill-budget", type=float, default=200,
                    help="seconds Docker may spend filling up, in all (default 200; berth is always filled)")
     p.add_argument("--iperf-seconds", type=int, default=5, help="length of one iperf3 run (default 5; 3 runs)")
+    p.add_argument("--dns-seconds", type=int, default=10, help="length of each dnsperf run (default 10)")
     p.add_argument("--no-docker", action="store_true")
     p.add_argument("--no-peers", action="store_true", help="skip netavark, CNI and the netlink floor")
     p.add_argument("--out", help="JSON file (default bench/results/<date>.json)")

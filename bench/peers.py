@@ -155,3 +155,52 @@ class Floor(Peer):
         ups = [float(re.search(r"setup_us=([\d.]+)", l).group(1)) / 1e6 for l in out]
         downs = [float(re.search(r"del_us=([\d.]+)", l).group(1)) / 1e6 for l in out]
         return ups, downs
+
+
+class Aardvark(Netavark):
+    """aardvark-dns 1.4 as netavark starts it (dns_enabled), serving 300 containers named
+    fill001..fill300 on one bridge, as /work/shared/peers/dns_aardvark.py measured it. Its
+    queries come from one more namespace, the client, at `client_index`."""
+    name = "aardvark"
+    AARDVARK = "/usr/lib/podman/aardvark-dns"
+    base = "10.92"
+    client_index = 800
+
+    def opts(self, i):
+        name = f"{self.prefix}{i}"
+        dns_name = f"fill{i + 1:03d}" if i < 300 else name
+        net = "nvdns"
+        return json.dumps({
+            "container_id": cid(name), "container_name": dns_name,
+            "networks": {net: {"static_ips": [address(self.base, i)], "interface_name": "eth0", "aliases": [dns_name]}},
+            "network_info": {net: {
+                "name": net, "id": cid(net), "driver": "bridge", "network_interface": "nvdnsbr",
+                "subnets": [{"subnet": f"{self.base}.0.0/22", "gateway": f"{self.base}.0.1"}],
+                "ipv6_enabled": False, "internal": False, "dns_enabled": True,
+                "ipam_options": {"driver": "host-local"}}}})
+
+    def call(self, verb, i):
+        return timed([NETAVARK, "--config", self.dir, "-a", self.AARDVARK, verb, f"/run/netns/{self.prefix}{i}"],
+                     input=self.opts(i))
+
+    def fill(self, indexes):
+        # One at a time: concurrent netavark setups race creating the same firewall chains.
+        with in_netns(self.host):
+            for i in indexes:
+                self.setup(i)
+
+    def attach_client(self):
+        name = f"{self.prefix}{self.client_index}"
+        netns_batch("add", [name])
+        self.made.append(name)
+        with in_netns(self.host):
+            self.setup(self.client_index)
+        return name
+
+    def remove(self):
+        # netavark leaves aardvark-dns running in the peer's host namespace: stop it by
+        # namespace, never by name (other aardvark-dns processes may exist on the machine).
+        pids = run(["ip", "netns", "pids", self.host], check=False).stdout.split()
+        for pid in pids:
+            run(["kill", "-9", pid], check=False)
+        super().remove()

@@ -12,7 +12,11 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import os
+import re
+
 from common import netns_add, run, stats, wait_for
+from peers import Aardvark
 
 SCENARIOS = {}   # name -> (function, which levels it runs at, or None for a plain scenario)
 
@@ -232,10 +236,107 @@ def dataplane(ctx, runs=3):
         eng.cli("network", "rm", "dpnet", check=False)
 
 
+# --- DNS ------------------------------------------------------------------------------
+
+DNS_NAMES = 300
+
+# Reads names on stdin; for each, queries the server until the name resolves and prints the
+# seconds from reading the line to the answer: run inside the client's namespace, it
+# times how soon a container's name resolves after `run -d` returned.
+RESOLVE_PROBE = r"""
+import socket, struct, sys, time
+server = sys.argv[1]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
+for line in sys.stdin:
+    name = line.strip(); t0 = time.perf_counter(); qid = 0
+    while True:
+        qid = (qid + 1) & 0xffff
+        q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0) + bytes([len(name)]) + name.encode() + b"\0" + struct.pack(">HH", 1, 1)
+        s.sendto(q, (server, 53))
+        try:
+            r = s.recv(4096)
+        except socket.timeout:
+            continue
+        if struct.unpack(">H", r[6:8])[0] > 0:
+            break
+        if time.perf_counter() - t0 > 5:
+            break
+    print(f"{time.perf_counter() - t0:.7f}", flush=True)
+"""
+
+
+def dnsperf(ctx, netns_argv, server):
+    """dnsperf -c 1 -q 100 for `--dns-seconds`, from inside a namespace: queries/s and the
+    mean latency it reports (s)."""
+    out = run([*netns_argv, "dnsperf", "-s", server, "-d", os.path.join(ctx.peers_dir, "queries.txt"),
+               "-c", "1", "-q", "100", "-l", str(ctx.args.dns_seconds)], timeout=120).stdout
+    qps = float(re.search(r"Queries per second:\s+([0-9.]+)", out).group(1))
+    mean = float(re.search(r"Average Latency \(s\):\s+([0-9.]+)", out).group(1))
+    return qps, mean
+
+
+def serial_latency(ctx, netns_argv, server, n=3000):
+    """One query outstanding at a time, as shared/peers/dnslat.py measures: every latency
+    in seconds (kept, rather than dnslat's summary, for median and p99)."""
+    code = f"""
+import socket, struct, time
+names = [l.split()[0] for l in open({os.path.join(ctx.peers_dir, 'queries.txt')!r}) if l.strip()]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.connect(({server!r}, 53))
+out = []
+for i in range({n}):
+    n = names[i % len(names)]
+    q = struct.pack('>HHHHHH', i & 0xffff, 0x100, 1, 0, 0, 0) + bytes([len(n)]) + n.encode() + bytes(1) + struct.pack('>HH', 1, 1)
+    t = time.perf_counter(); s.send(q); s.recv(4096); out.append(time.perf_counter() - t)
+print(' '.join('%.7f' % x for x in out))
+"""
+    return [float(x) for x in run([*netns_argv, "python3", "-c", code], timeout=120).stdout.split()]
+
+
+@scenario("dns")
+def dns(ctx):
+    queries = "DNS queries/s (dnsperf -c1 -q100, 300 names)"
+    mean = "DNS mean latency under that load (dnsperf)"
+    serial = "DNS serial latency, one query outstanding"
+    for eng in ctx.engines(0):
+        if eng.name != "berth":
+            ctx.na("dns", DNS_NAMES, queries, eng.name, "Docker's embedded DNS is not set up by bench/ yet")
+            continue
+        with ctx.guard("dns", DNS_NAMES, eng.name, queries):
+            eng.cli("network", "create", "--subnet", "10.93.0.0/22", "dnsnet")
+            eng.fill([(f"fill{i:03d}", "dnsnet") for i in range(1, DNS_NAMES + 1)], time.monotonic() + 300)
+            eng.cli("run", "-d", "--name", "dnscli", "--network", "dnsnet", eng.image, "sleep", "100000")
+            argv = ["nsenter", f"--net={eng.sandbox_key('dnscli')}"]
+            qps, mean_ms = dnsperf(ctx, argv, "10.93.0.1")
+            ctx.record("dns", DNS_NAMES, queries, "q/s", eng.name, [qps])
+            ctx.record("dns", DNS_NAMES, mean, "ms", eng.name, [mean_ms])
+            ctx.record("dns", DNS_NAMES, serial, "ms", eng.name, serial_latency(ctx, argv, "10.93.0.1"))
+            # How soon a new container's name resolves at a peer once `run -d` returned.
+            probe = subprocess.Popen([*argv, "python3", "-c", RESOLVE_PROBE, "10.93.0.1"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+            delays = []
+            for i in range(20):
+                eng.cli("run", "-d", "--name", f"late{i}", "--network", "dnsnet", eng.image, "sleep", "100000")
+                probe.stdin.write(f"late{i}\n")
+                probe.stdin.flush()
+                delays.append(float(probe.stdout.readline()))
+            probe.stdin.close()
+            probe.wait(timeout=10)
+            ctx.record("dns", DNS_NAMES, "name resolvable after run -d returns", "ms", eng.name, delays)
+    if not ctx.args.no_peers:
+        with ctx.guard("dns", DNS_NAMES, "aardvark", queries):
+            peer = Aardvark(ctx.work, ctx.prefix + "av", ctx.cleanup)
+            peer.fill_to(DNS_NAMES)
+            client = peer.attach_client()
+            argv = ["ip", "netns", "exec", client]
+            qps, mean_ms = dnsperf(ctx, argv, "10.92.0.1")
+            ctx.record("dns", DNS_NAMES, queries, "q/s", "aardvark", [qps])
+            ctx.record("dns", DNS_NAMES, mean, "ms", "aardvark", [mean_ms])
+            ctx.record("dns", DNS_NAMES, serial, "ms", "aardvark", serial_latency(ctx, argv, "10.92.0.1"))
+
+
 # --- not measurable yet -------------------------------------------------------------------
 
 STUBS = {  # name -> (what it will measure, as shared/peers did; why not yet)
-    "dns": ("DNS queries/s, serial latency (dnsperf)", "berth's DNS server is being written"),
     "published-ports": ("TCP through a published port", "berth does not publish ports on the data plane yet"),
     "overlay": ("overlay create->visible, VXLAN TCP", "berth has no multi-host overlay yet"),
 }
