@@ -197,10 +197,14 @@ class Aardvark(Netavark):
             self.setup(self.client_index)
         return name
 
-    def remove(self):
+    def __init__(self, work, prefix, cleanup):
+        super().__init__(work, prefix, cleanup)
+        # Deferred after the namespaces, so it runs before they are deleted (the stack
+        # unwinds last-in first-out).
+        cleanup.defer("aardvark-dns stop", self.stop_aardvark)
+
+    def stop_aardvark(self):
         # netavark leaves aardvark-dns running in the peer's host namespace: stop it by
         # namespace, never by name (other aardvark-dns processes may exist on the machine).
-        pids = run(["ip", "netns", "pids", self.host], check=False).stdout.split()
-        for pid in pids:
+        for pid in run(["ip", "netns", "pids", self.host], check=False).stdout.split():
             run(["kill", "-9", pid], check=False)
-        super().remove()
