@@ -33,7 +33,7 @@ fi
 cat <<'MSG'
 berthd is running (socket /run/berth.sock, state /var/lib/berth, log /var/log/berthd.log).
 Run a first container:
-  berth run -d --name web busybox httpd -f -p 80
+  berth run -d --name web busybox sh -c 'echo hello from berth > /tmp/index.html && httpd -f -p 80 -h /tmp'
   berth run --rm busybox wget -qO- http://$(berth inspect -f '{{.NetworkSettings.IPAddress}}' web)/
 The docker CLI works too:  docker -H unix:///run/berth.sock ps
 MSG
