@@ -84,21 +84,26 @@ class Peer:
 class Netavark(Peer):
     """netavark 1.4 `setup`/`teardown` (bridge driver, static IPs, no DNS), as podman calls it."""
     name = "netavark"
+    network, bridge, base, dns = "nvbench", "nvbr0", "10.89", False
+    extra_args = ()
+
+    def container_name(self, i):
+        return f"{self.prefix}{i}"
 
     def opts(self, i):
-        name = f"{self.prefix}{i}"
-        net, base = "nvbench", "10.89"
+        name, net = self.container_name(i), self.network
         return json.dumps({
-            "container_id": cid(name), "container_name": name,
-            "networks": {net: {"static_ips": [address(base, i)], "interface_name": "eth0", "aliases": [name]}},
+            "container_id": cid(f"{self.prefix}{i}"), "container_name": name,
+            "networks": {net: {"static_ips": [address(self.base, i)], "interface_name": "eth0", "aliases": [name]}},
             "network_info": {net: {
-                "name": net, "id": cid(net), "driver": "bridge", "network_interface": "nvbr0",
-                "subnets": [{"subnet": f"{base}.0.0/22", "gateway": f"{base}.0.1"}],
-                "ipv6_enabled": False, "internal": False, "dns_enabled": False,
+                "name": net, "id": cid(net), "driver": "bridge", "network_interface": self.bridge,
+                "subnets": [{"subnet": f"{self.base}.0.0/22", "gateway": f"{self.base}.0.1"}],
+                "ipv6_enabled": False, "internal": False, "dns_enabled": self.dns,
                 "ipam_options": {"driver": "host-local"}}}})
 
     def call(self, verb, i):
-        return timed([NETAVARK, "--config", self.dir, verb, f"/run/netns/{self.prefix}{i}"], input=self.opts(i))
+        return timed([NETAVARK, "--config", self.dir, *self.extra_args, verb, f"/run/netns/{self.prefix}{i}"],
+                     input=self.opts(i))
 
     def setup(self, i):
         return self.call("setup", i)
@@ -162,26 +167,13 @@ class Aardvark(Netavark):
     fill001..fill300 on one bridge, as /work/shared/peers/dns_aardvark.py measured it. Its
     queries come from one more namespace, the client, at `client_index`."""
     name = "aardvark"
-    AARDVARK = "/usr/lib/podman/aardvark-dns"
-    base = "10.92"
+    network, bridge, base, dns = "nvdns", "nvdnsbr", "10.92", True
+    extra_args = ("-a", "/usr/lib/podman/aardvark-dns")
     client_index = 800
 
-    def opts(self, i):
-        name = f"{self.prefix}{i}"
-        dns_name = f"fill{i + 1:03d}" if i < 300 else name
-        net = "nvdns"
-        return json.dumps({
-            "container_id": cid(name), "container_name": dns_name,
-            "networks": {net: {"static_ips": [address(self.base, i)], "interface_name": "eth0", "aliases": [dns_name]}},
-            "network_info": {net: {
-                "name": net, "id": cid(net), "driver": "bridge", "network_interface": "nvdnsbr",
-                "subnets": [{"subnet": f"{self.base}.0.0/22", "gateway": f"{self.base}.0.1"}],
-                "ipv6_enabled": False, "internal": False, "dns_enabled": True,
-                "ipam_options": {"driver": "host-local"}}}})
-
-    def call(self, verb, i):
-        return timed([NETAVARK, "--config", self.dir, "-a", self.AARDVARK, verb, f"/run/netns/{self.prefix}{i}"],
-                     input=self.opts(i))
+    def container_name(self, i):
+        # The same names as berth's and Docker's DNS runs, so one query file serves all.
+        return f"fill{i + 1:03d}" if i < 300 else f"{self.prefix}{i}"
 
     def fill(self, indexes):
         # One at a time: concurrent netavark setups race creating the same firewall chains.

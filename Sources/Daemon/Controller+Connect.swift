@@ -18,7 +18,7 @@ extension Controller {
             throw BerthError(.conflict, "endpoint with name \(record.name) already exists in network \(network.name)")
         }
         guard !transitioning.contains(record.id) else { throw BerthError.conflict("container \(record.name) is starting or stopping") }
-        let attachment = try validatedAttachment(for: network, settings: settings)
+        let attachment = try attachmentFor(network, settings: settings)
         guard record.isRunning, let sandbox = record.sandboxPath else {
             record.attachments.append(attachment)
             try save(record)
@@ -70,9 +70,5 @@ extension Controller {
             detachTimings.record(ContinuousClock.now - started)
             releaseAddresses([endpoint])
         }
-    }
-
-    func validatedAttachment(for network: NetworkRecord, settings: EndpointSettings?) throws(BerthError) -> NetworkAttachment {
-        try attachmentFor(network, settings: settings)
     }
 }

@@ -2,6 +2,7 @@ import BerthCore
 import ContainerRuntime
 import Foundation
 import IPAM
+import Namespaces
 
 extension Controller {
     /// Brings store and kernel into agreement at start: running containers keep their
@@ -58,7 +59,7 @@ extension Controller {
         if let files = try? FileManager.default.contentsOfDirectory(atPath: configuration.netnsDir) {
             for file in files where !ownedNamespaces.contains(configuration.netnsDir + "/" + file) {
                 logger.info("removing a stray namespace file", metadata: ["file": .string(file)])
-                NamespaceCleanup.remove(path: configuration.netnsDir + "/" + file)
+                NamespaceFile.remove(path: configuration.netnsDir + "/" + file)
             }
         }
         let ownedLinks = Set(running.flatMap { $0.endpoints.map(\.hostInterface) })
