@@ -43,12 +43,18 @@ let package = Package(
         ]),
         // Docker Engine API JSON shapes, shared by daemon and CLI.
         .target(name: "DockerAPI", dependencies: ["BerthCore"]),
+        .systemLibrary(name: "CNftables", path: "Sources/CNftables", providers: [.apt(["libnftables-dev"])]),
+        // NAT, published ports and isolation: berth's nftables table, kept whole.
+        .target(name: "Firewall", dependencies: [
+            "BerthCore", "Netlink", "CNftables",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Network drivers: bridge, host, none, container.
         .target(name: "Drivers", dependencies: ["BerthCore", "Netlink", "Namespaces", "IPAM"]),
         // The controller and the Docker-compatible API routes.
         .target(name: "Daemon", dependencies: [
             "BerthCore", "Netlink", "Namespaces", "IPAM", "Store", "ContainerRuntime",
-            "Drivers", "DockerAPI", "HTTPUnix", "DNS",
+            "Drivers", "DockerAPI", "HTTPUnix", "DNS", "Firewall",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "berthd", dependencies: [
@@ -68,6 +74,7 @@ let package = Package(
         .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "BerthCore", "CLinux"]),
         .testTarget(name: "HTTPUnixTests", dependencies: ["HTTPUnix"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "BerthCore"]),
+        .testTarget(name: "FirewallTests", dependencies: ["Firewall", "BerthCore", "Netlink"]),
     ],
     swiftLanguageModes: [.v6]
 )

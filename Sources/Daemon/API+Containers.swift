@@ -154,7 +154,7 @@ extension Controller {
         ContainerSummary(
             Id: record.id, Names: ["/" + record.name], Image: record.imageReference, ImageID: record.imageID,
             Command: record.command.joined(separator: " "), Created: Int64(Self.date(record.created)?.timeIntervalSince1970 ?? 0),
-            Ports: [], Labels: record.config.Labels ?? [:], State: record.status.rawValue, Status: statusText(record),
+            Ports: portSummaries(record), Labels: record.config.Labels ?? [:], State: record.status.rawValue, Status: statusText(record),
             NetworkMode: record.networkMode, Networks: endpointSettings(record))
     }
 
@@ -240,8 +240,7 @@ extension Controller {
             Error: record.error, StartedAt: record.startedAt, FinishedAt: record.finishedAt)
         var config = record.config
         if (config.Hostname ?? "").isEmpty { config.Hostname = record.shortID }
-        var ports: [String: [PortBinding]?] = [:]
-        for (port, bindings) in record.hostConfig.PortBindings ?? [:] { ports[port] = bindings }
+        let ports = portMap(record)
         return ContainerInspect(
             Id: record.id, Created: record.created, Path: record.command.first ?? "", Args: Array(record.command.dropFirst()),
             State: state, Image: record.imageID, ResolvConfPath: directory + "/resolv.conf",

@@ -2,6 +2,7 @@ import BerthCore
 import ContainerRuntime
 import Drivers
 import DockerAPI
+import Firewall
 import Foundation
 import IPAM
 
@@ -78,6 +79,7 @@ extension Controller {
         for dns in hostConfig.Dns ?? [] where IPAddress(dns) == nil {
             throw BerthError.invalid("invalid DNS server address \(dns)")
         }
+        _ = try Self.portRequests(hostConfig, exposed: config.ExposedPorts)
 
         let id = Identifiers.random()
         let record = ContainerRecord(
@@ -169,7 +171,17 @@ extension Controller {
         let hostname = containerHostname(record, sharedWith: sharedWith)
         var sandboxPath: String?
         var launched = false
+        var published: [PortMapping] = []
         do {
+            // Ports first: a port someone else holds refuses the start before any
+            // interface exists. Internal networks publish nothing, as in Docker.
+            let requests = try Self.portRequests(record.hostConfig, exposed: record.config.ExposedPorts)
+            if mode == .networks, !requests.isEmpty,
+               let endpoint = endpoints.first(where: { networks[$0.networkID]?.isInternal == false }) {
+                published = try await firewall.publish(
+                    container: record.id, requests: requests, ipv4: endpoint.ipv4.flatMap(IPv4Address.init),
+                    ipv6: endpoint.ipv6.flatMap(IPv6Address.init))
+            }
             try writeContainerFiles(record, hostname: hostname, endpoints: endpoints, sharedWith: sharedWith)
             switch mode {
             case .networks, .none:
@@ -203,6 +215,7 @@ extension Controller {
             record.startedAt = Self.timestamp()
             record.sandboxPath = sandboxPath
             record.endpoints = endpoints
+            record.publishedPorts = published.isEmpty ? nil : published
             try save(record)
             watch(record)
             publishDNS(adding: record)
@@ -213,6 +226,7 @@ extension Controller {
             if let path = sandboxPath, mode == .networks || mode == .none {
                 await worker.destroySandbox(path: path, hostInterfaces: endpoints.map(\.hostInterface))
             }
+            if !published.isEmpty { await firewall.unpublish(container: record.id) }
             releaseAddresses(endpoints)
             if var failed = containers[record.id] {
                 failed.error = "\(error)"
@@ -374,7 +388,8 @@ extension Controller {
         return InterfaceSpec(
             hostName: endpoint.hostInterface, containerName: endpoint.interfaceName, bridgeName: bridge, mac: mac,
             address: cidr, gateway: defaultRoute ? endpoint.gateway.flatMap(IPv4Address.init) : nil, address6: cidr6,
-            gateway6: defaultRoute6 ? endpoint.gateway6.flatMap(IPv6Address.init) : nil, mtu: network.mtu)
+            gateway6: defaultRoute6 ? endpoint.gateway6.flatMap(IPv6Address.init) : nil, mtu: network.mtu,
+            portGroup: allowsInterContainer(network) ? nil : Ruleset.isolatedPortGroup)
     }
 
     // MARK: exit, stop, kill, remove
@@ -386,6 +401,7 @@ extension Controller {
         exiting.insert(id)
         defer { exiting.remove(id) }
         publishDNS()  // it stops resolving before the slower teardown
+        if running.publishedPorts != nil { await firewall.unpublish(container: id) }
         // Tear down first and only then report the container stopped, so `stop` and
         // `rm` return once its network is really gone.
         let endpoints = running.endpoints
@@ -403,6 +419,7 @@ extension Controller {
         record.exitCode = exitCode
         record.finishedAt = Self.timestamp()
         record.endpoints = []
+        record.publishedPorts = nil
         record.sandboxPath = nil
         record.pid = 0
         do { try save(record) } catch {

@@ -222,6 +222,11 @@ extension Controller {
         } else if enableIPv6 {
             throw BerthError.invalid("--ipv6 needs an IPv6 --subnet (berth has no default IPv6 pool)")
         }
+        for option in Self.booleanOptions {
+            if let text = options[option], Self.flag(text) == nil {
+                throw BerthError.invalid("invalid value \"\(text)\" for \(option): true or false")
+            }
+        }
         var mtu = configuration.mtu
         if let text = options[Self.mtuOption] {
             guard let value = Int(text), (68...65535).contains(value) else { throw BerthError.invalid("invalid MTU \(text)") }
@@ -252,11 +257,13 @@ extension Controller {
         allocators6[id] = allocator6
         do {
             try await worker.ensureBridge(try bridgeSpec(record))
+            if let rules = firewallNetwork(record) { try await firewall.addNetwork(rules) }
             try save(record)
         } catch {
             networks[id] = nil
             allocators[id] = nil
             allocators6[id] = nil
+            try? await firewall.removeNetwork(bridge: bridgeName)
             try? await worker.removeBridge(name: bridgeName)
             throw error
         }
@@ -290,6 +297,9 @@ extension Controller {
         await syncDNSListeners()
         publishDNS()
         if let bridge = network.bridgeName {
+            do { try await firewall.removeNetwork(bridge: bridge) } catch {
+                logger.warning("removing the network's rules failed", metadata: ["bridge": .string(bridge), "error": .string("\(error)")])
+            }
             do { try await worker.removeBridge(name: bridge) } catch {
                 logger.warning("removing bridge failed", metadata: ["bridge": .string(bridge), "error": .string("\(error)")])
             }

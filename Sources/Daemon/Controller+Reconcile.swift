@@ -34,10 +34,12 @@ extension Controller {
             record.finishedAt = Self.timestamp()
             record.pid = 0
             record.endpoints = []
+            record.publishedPorts = nil
             record.sandboxPath = nil
             try save(record)
             if record.hostConfig.AutoRemove ?? false { try? await removeContainer(record.id, force: true) }
         }
+        try startFirewall()
         await removeLeftovers()
         await syncDNSListeners()
         publishDNS()

@@ -2,6 +2,7 @@ import BerthCore
 import DNS
 import Drivers
 import DockerAPI
+import Firewall
 import Foundation
 import IPAM
 import Logging
@@ -17,6 +18,7 @@ actor Controller {
     let configuration: DaemonConfiguration
     let store: any KeyValueStore
     let worker: NetworkWorker
+    let firewall: Firewall
     let runtime: Runtime
     let logger: Logger
     let daemonID: String
@@ -44,11 +46,12 @@ actor Controller {
     var attachTimings = TimingWindow(capacity: 4096)
     var detachTimings = TimingWindow(capacity: 4096)
 
-    init(configuration: DaemonConfiguration, store: any KeyValueStore, worker: NetworkWorker, runtime: Runtime,
-         logger: Logger, daemonID: String, dns: DNSServer?) {
+    init(configuration: DaemonConfiguration, store: any KeyValueStore, worker: NetworkWorker, firewall: Firewall,
+         runtime: Runtime, logger: Logger, daemonID: String, dns: DNSServer?) {
         self.configuration = configuration
         self.store = store
         self.worker = worker
+        self.firewall = firewall
         self.runtime = runtime
         self.logger = logger
         self.daemonID = daemonID

@@ -2,6 +2,7 @@ import BerthCore
 import CLinux
 import DNS
 import Drivers
+import Firewall
 import Foundation
 import HTTPUnix
 import Logging
@@ -32,8 +33,9 @@ public final class BerthDaemon: Sendable {
         let worker = try NetworkWorker()
         let runtime = try Runtime(configuration: configuration, daemonID: daemonID)
         let dns = DNSServer(upstreams: Controller.upstreams(resolvConf: configuration.resolvConfPath))
-        let controller = Controller(configuration: configuration, store: store, worker: worker, runtime: runtime,
-                                    logger: logger, daemonID: daemonID, dns: dns)
+        let firewall = try Firewall(options: .init(bridgeNetfilter: Firewall.bridgeNetfilterActive()), logger: logger)
+        let controller = Controller(configuration: configuration, store: store, worker: worker, firewall: firewall,
+                                    runtime: runtime, logger: logger, daemonID: daemonID, dns: dns)
         try await controller.bootstrap()
         worker.keepSpareNamespaces(configuration.spareNamespaces, in: configuration.netnsDir)
 
@@ -56,6 +58,7 @@ public final class BerthDaemon: Sendable {
         logger.info("berthd is stopping; running containers keep running")
         await server.shutdown()
         await dns.shutdown()
+        firewall.stop(removeRules: configuration.cleanupOnExit)
         await worker.dropSpareNamespaces()
     }
 

@@ -19,6 +19,10 @@ public struct DaemonConfiguration: Sendable {
     /// Network namespaces kept ready so a start does not wait for the kernel to make one.
     public var spareNamespaces: Int
     public var version: String
+    /// Masquerade containers' outbound traffic (`--ip-masq`, on by default as in Docker).
+    public var ipMasquerade: Bool = true
+    /// Remove berth's nftables table when the daemon exits (`--cleanup`).
+    public var cleanupOnExit: Bool = false
 
     public init(root: String = "/var/lib/berth", execRoot: String = "/run/berth", socketPath: String = "/run/berth.sock",
                 bridgeName: String = "berth0", bridgeIP: IPv4Network? = nil, resolvConfPath: String = "/etc/resolv.conf",

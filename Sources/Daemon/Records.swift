@@ -1,4 +1,5 @@
 import DockerAPI
+import Firewall
 
 /// A network as persisted under `networks/<id>`.
 struct NetworkRecord: Codable, Sendable {
@@ -89,6 +90,8 @@ struct ContainerRecord: Codable, Sendable {
     var sandboxPath: String?
     /// Live interfaces while running.
     var endpoints: [EndpointRecord]
+    /// Published ports with the host ports chosen, while running.
+    var publishedPorts: [PortMapping]?
 
     var storeKey: String { StoreKeys.container(id) }
     var shortID: String { String(id.prefix(12)) }

@@ -264,7 +264,7 @@ public final class NetworkWorker: Sendable {
     private static func createVeth(_ interface: InterfaceSpec, bridge: Int32, host: HostLinks, namespaceFD: Int32) throws -> Int32? {
         let replies = try host.netlink.exchange(.createVeth(
             name: interface.hostName, peerName: interface.containerName, peerNamespaceFD: namespaceFD,
-            masterIndex: bridge, up: true, mtu: interface.mtu, peerMAC: interface.mac))
+            masterIndex: bridge, up: true, mtu: interface.mtu, peerMAC: interface.mac, group: interface.portGroup))
         guard let echoed = replies.first(where: { $0.type == RTM.newLink }), let info = try? LinkInfo(message: echoed) else {
             return nil
         }

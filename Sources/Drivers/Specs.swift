@@ -32,9 +32,12 @@ public struct InterfaceSpec: Sendable, Equatable {
     public var address6: IPv6Network?
     public var gateway6: IPv6Address?
     public var mtu: Int
+    /// The host end's interface group: the firewall keeps ports of one group from
+    /// talking to each other (icc=false). nil leaves the default group.
+    public var portGroup: UInt32?
 
     public init(hostName: String, containerName: String, bridgeName: String, mac: MACAddress, address: IPv4Network,
-                gateway: IPv4Address?, address6: IPv6Network?, gateway6: IPv6Address?, mtu: Int) {
+                gateway: IPv4Address?, address6: IPv6Network?, gateway6: IPv6Address?, mtu: Int, portGroup: UInt32? = nil) {
         self.hostName = hostName
         self.containerName = containerName
         self.bridgeName = bridgeName
@@ -44,6 +47,7 @@ public struct InterfaceSpec: Sendable, Equatable {
         self.address6 = address6
         self.gateway6 = gateway6
         self.mtu = mtu
+        self.portGroup = portGroup
     }
 }
 

@@ -9,6 +9,13 @@ package enum NL {
     static let solNetlink: Int32 = 270          // SOL_NETLINK
     static let capAck: Int32 = 10               // NETLINK_CAP_ACK
     static let extAck: Int32 = 11               // NETLINK_EXT_ACK
+    static let addMembership: Int32 = 1         // NETLINK_ADD_MEMBERSHIP
+}
+
+/// Netlink protocols (the socket's third argument).
+public enum NetlinkFamily {
+    public static let route: Int32 = 0          // NETLINK_ROUTE
+    public static let netfilter: Int32 = 12     // NETLINK_NETFILTER
 }
 
 /// nlmsghdr.nlmsg_type values for control messages.
@@ -74,6 +81,7 @@ package enum IFLA {
     package static let master: UInt16 = 10
     package static let operstate: UInt16 = 16
     package static let linkinfo: UInt16 = 18
+    package static let group: UInt16 = 27
     package static let netNsFD: UInt16 = 28
     package static let extMask: UInt16 = 29
     package static let linkNetnsID: UInt16 = 37

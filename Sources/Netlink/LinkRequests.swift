@@ -37,7 +37,7 @@ extension NetlinkRequest {
     /// starts down.
     public static func createVeth(
         name: String, peerName: String, peerNamespaceFD: Int32? = nil, masterIndex: Int32? = nil,
-        up: Bool = false, mtu: Int? = nil, peerMAC: MACAddress? = nil
+        up: Bool = false, mtu: Int? = nil, peerMAC: MACAddress? = nil, group: UInt32? = nil
     ) throws -> NetlinkRequest {
         try validateInterfaceName(name)
         try validateInterfaceName(peerName)
@@ -45,6 +45,8 @@ extension NetlinkRequest {
             attributes.append(IFLA.ifname, string: name)
             if let mtu { attributes.append(IFLA.mtu, uint32: UInt32(clamping: mtu)) }
             if let masterIndex { attributes.append(IFLA.master, int32: masterIndex) }
+            // The interface group lets firewall rules match a class of ports by number.
+            if let group { attributes.append(IFLA.group, uint32: group) }
             attributes.nest(IFLA.linkinfo) { info in
                 info.append(IFLA.infoKind, string: "veth")
                 info.nest(IFLA.infoData) { data in

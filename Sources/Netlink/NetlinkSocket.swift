@@ -9,7 +9,8 @@ public protocol NetlinkTransport: AnyObject {
     func receive() throws -> [UInt8]
 }
 
-/// An AF_NETLINK / NETLINK_ROUTE socket.
+/// An AF_NETLINK socket: NETLINK_ROUTE by default, or another netlink family (such as
+/// NETLINK_NETFILTER for listening to nftables events).
 ///
 /// Requires CAP_NET_ADMIN for changes. The socket talks to the network namespace of the
 /// thread that opened it: a netlink socket is bound to a namespace when it is created
@@ -34,14 +35,20 @@ public final class NetlinkSocket: NetlinkTransport {
     ///     not overflow (ENOBUFS). Raised past rmem_max with SO_RCVBUFFORCE when allowed.
     ///   - receiveTimeout: how long `receive` waits for the kernel before failing with
     ///     EAGAIN, so a lost reply cannot hang the caller forever; nil waits forever.
-    public init(receiveBufferSize: Int = 1 << 20, receiveTimeout: Duration? = .seconds(30)) throws {
-        let fd = Glibc.socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NL.route)
+    ///   - family: the netlink protocol (NETLINK_ROUTE unless given).
+    ///   - groups: multicast groups to join, to receive the kernel's notifications.
+    public init(family: Int32 = NetlinkFamily.route, groups: [UInt32] = [],
+                receiveBufferSize: Int = 1 << 20, receiveTimeout: Duration? = .seconds(30)) throws {
+        let fd = Glibc.socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), family)
         guard fd >= 0 else { throw NetlinkError(operation: "open netlink socket", errno: Glibc.errno) }
         descriptor = fd
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
         // self is fully initialized here, so if configuring fails deinit closes the
         // descriptor and frees the buffer.
         try configure(receiveBufferSize: receiveBufferSize, receiveTimeout: receiveTimeout)
+        for group in groups {
+            try setOption(NL.solNetlink, NL.addMembership, Int32(bitPattern: group), "join netlink group \(group)")
+        }
     }
 
     deinit {

@@ -144,7 +144,7 @@ struct ListContainers: AsyncParsableCommand {
 
 func portText(_ port: PortSummary) -> String {
     if let publicPort = port.PublicPort {
-        return "\(port.IP ?? "0.0.0.0"):\(publicPort)->\(port.PrivatePort)/\(port.Type)"
+        return "\(hostAddress(port.IP ?? "0.0.0.0")):\(publicPort)->\(port.PrivatePort)/\(port.Type)"
     }
     return "\(port.PrivatePort)/\(port.Type)"
 }
@@ -255,14 +255,25 @@ struct Wait: AsyncParsableCommand {
 struct Port: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List a container's published ports")
     @Argument var container: String
+    @Argument(help: "Only this port: PORT[/PROTO]") var privatePort: String?
 
     func run() async throws {
         let api = try APIClient()
         let inspect = try await api.json(ContainerInspect.self, "GET", "/containers/\(segment(container))/json")
-        for (port, bindings) in inspect.NetworkSettings.Ports.sorted(by: { $0.key < $1.key }) {
+        let wanted = privatePort.map { $0.contains("/") ? $0 : $0 + "/tcp" }
+        var printed = false
+        for (port, bindings) in inspect.NetworkSettings.Ports.sorted(by: { $0.key < $1.key }) where wanted == nil || wanted == port {
             for binding in bindings ?? [] {
-                print("\(port) -> \(binding.HostIp ?? "0.0.0.0"):\(binding.HostPort ?? "")")
+                let address = hostAddress(binding.HostIp ?? "0.0.0.0")
+                print(wanted == nil ? "\(port) -> \(address):\(binding.HostPort ?? "")" : "\(address):\(binding.HostPort ?? "")")
+                printed = true
             }
+        }
+        if let privatePort, !printed {
+            throw CLIFailure(message: "no public port '\(privatePort)' published for \(container)")
         }
     }
 }
+
+/// IPv6 host addresses are bracketed before a port, as Docker prints them.
+func hostAddress(_ ip: String) -> String { ip.contains(":") ? "[\(ip)]" : ip }

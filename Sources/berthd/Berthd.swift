@@ -29,6 +29,10 @@ struct Berthd: AsyncParsableCommand {
     var runtime = "runc"
     @Option(name: [.customShort("l"), .customLong("log-level")], help: "debug, info, warning, error")
     var logLevel = "info"
+    @Option(name: .customLong("ip-masq"), help: "Masquerade containers' outbound traffic (--ip-masq=false turns it off)")
+    var ipMasquerade = true
+    @Flag(name: .customLong("cleanup"), help: "Remove berth's nftables rules when the daemon exits")
+    var cleanup = false
 
     func validate() throws {
         guard host.hasPrefix("unix://") || host.hasPrefix("/") else {
@@ -54,9 +58,11 @@ struct Berthd: AsyncParsableCommand {
         }
         let logger = Logger(label: "berthd")
         let socket = host.hasPrefix("unix://") ? String(host.dropFirst("unix://".count)) : host
-        let configuration = DaemonConfiguration(
+        var configuration = DaemonConfiguration(
             root: root, execRoot: execRoot, socketPath: socket, bridgeName: bridge, bridgeIP: bip.flatMap(IPv4Network.init),
             resolvConfPath: resolvConf, runcPath: runtime, mtu: mtu, spareNamespaces: spareNamespaces)
+        configuration.ipMasquerade = ipMasquerade
+        configuration.cleanupOnExit = cleanup
         do {
             try await BerthDaemon(configuration: configuration, logger: logger).run()
         } catch {

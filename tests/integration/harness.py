@@ -65,6 +65,7 @@ class Host:
         self.extra_args = list(extra_args)
         self.daemon = None
         self.helpers = []
+        self.extra_netns = []
         os.makedirs(self.dir, exist_ok=True)
         with open(self.resolv, "w") as f:
             f.write(resolv_conf)
@@ -191,6 +192,28 @@ class Host:
         self.background(args)
         wait_until(lambda: f"{address}:53" in self.sh("ss -lun").stdout, message="dnsmasq to listen")
 
+    def add_outside(self):
+        """A second namespace on this host's uplink: the LAN client at 198.51.100.2 and
+        "the internet" at 203.0.113.10 on its loopback, behind it. The host's default
+        route points there, so nothing can leave for the real network."""
+        outside = f"berth-o-{self.id}"
+        run(["ip", "netns", "add", outside])
+        self.extra_netns.append(outside)
+        self.sh(f"ip link add uplink type veth peer name lan netns {outside}")
+        self.sh("ip addr add 198.51.100.1/24 dev uplink && ip link set uplink up "
+                "&& ip route add default via 198.51.100.2")
+        run(["ip", "netns", "exec", outside, "sh", "-c",
+             "ip link set lo up && ip addr add 203.0.113.10/32 dev lo && ip addr add 198.51.100.2/24 dev lan "
+             "&& ip link set lan up"])
+        return outside
+
+    def background_in(self, netns, command):
+        """A helper process in another namespace of this host; killed at cleanup."""
+        process = subprocess.Popen(["ip", "netns", "exec", netns, *command], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        self.helpers.append(process)
+        return process
+
     # --- cleanup --------------------------------------------------------------
     def cleanup(self):
         """Removes everything this host made; never raises."""
@@ -212,6 +235,8 @@ class Host:
                 subprocess.run(["runc", "--root", runc_root, "delete", "--force", cid], capture_output=True)
         unmount_below(self.dir)
         subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
+        for netns in self.extra_netns:
+            subprocess.run(["ip", "netns", "del", netns], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

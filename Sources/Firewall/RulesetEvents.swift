@@ -1,0 +1,70 @@
+import Netlink
+
+/// What an nftables notification says, as far as guarding berth's table goes.
+public enum RulesetEvent: Sendable, Equatable {
+    /// A table, chain, rule or set of the named table was deleted.
+    case deleted(table: String)
+    /// A transaction was committed by the process with this pid: the objects announced
+    /// since the previous one belong to it.
+    case committed(pid: UInt32)
+}
+
+/// Reads the kernel's nftables notifications (NFNLGRP_NFTABLES on NETLINK_NETFILTER).
+public enum RulesetEvents {
+    /// The multicast group that carries nftables changes.
+    public static let group: UInt32 = 7  // NFNLGRP_NFTABLES
+    static let subsystem: UInt16 = 10    // NFNL_SUBSYS_NFTABLES
+
+    // NFT_MSG_* values that delete something; each carries the table name as attribute 1
+    // (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE).
+    static let deletions: Set<UInt16> = [2, 5, 8, 11]
+    static let newGeneration: UInt16 = 15  // NFT_MSG_NEWGEN
+    static let tableAttribute: UInt16 = 1
+    static let processIDAttribute: UInt16 = 2  // NFTA_GEN_PROC_PID, big-endian
+    /// struct nfgenmsg: family, version, resource id.
+    static let headerSize = 4
+
+    /// The events in one datagram; messages that are not about deletions or commits,
+    /// or that cannot be parsed, are skipped.
+    public static func parse(_ datagram: [UInt8]) -> [RulesetEvent] {
+        guard let messages = try? ReceivedMessage.split(datagram) else { return [] }
+        var events: [RulesetEvent] = []
+        for message in messages where message.type >> 8 == subsystem {
+            let kind = message.type & 0xff
+            guard let attributes = try? message.attributes(after: headerSize) else { continue }
+            if deletions.contains(kind), let table = attributes[type: tableAttribute]?.string {
+                events.append(.deleted(table: table))
+            } else if kind == newGeneration, let pid = attributes[type: processIDAttribute], pid.payload.count == 4 {
+                let bytes = Array(pid.payload)
+                let value = bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                events.append(.committed(pid: value))
+            }
+        }
+        return events
+    }
+
+    /// Folds events into "someone else removed part of our table": deletions are
+    /// collected until their transaction's commit names who made it.
+    public struct Tamper: Sendable {
+        public let table: String
+        public let ownPID: UInt32
+        private var pendingDeletion = false
+
+        public init(table: String, ownPID: UInt32) {
+            self.table = table
+            self.ownPID = ownPID
+        }
+
+        /// True when a transaction by another process deleted something of the table.
+        public mutating func observe(_ event: RulesetEvent) -> Bool {
+            switch event {
+            case .deleted(let name):
+                if name == table { pendingDeletion = true }
+                return false
+            case .committed(let pid):
+                defer { pendingDeletion = false }
+                return pendingDeletion && pid != ownPID
+            }
+        }
+    }
+}
