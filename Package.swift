@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
     ],
     targets: [
         // Value types shared by every layer: addresses, prefixes, MACs, the error type.
@@ -40,6 +41,15 @@ let package = Package(
             "BerthCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        // etcd v3 client over its JSON gateway (HTTP/1.1, optional TLS): the multi-host store.
+        .target(name: "Etcd", dependencies: [
+            "BerthCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         // Docker Engine API JSON shapes, shared by daemon and CLI.
         .target(name: "DockerAPI", dependencies: ["BerthCore"]),
@@ -75,6 +85,7 @@ let package = Package(
         .testTarget(name: "HTTPUnixTests", dependencies: ["HTTPUnix"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "BerthCore"]),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "BerthCore", "Netlink"]),
+        .testTarget(name: "EtcdTests", dependencies: ["Etcd", "BerthCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -11,6 +11,9 @@ swift build --build-tests
 swift test --skip-build
 # The live netlink tests only run in a namespace of their own (unshare gives an empty one).
 BERTH_LIVE_NETNS=1 unshare --net swift test --skip-build --filter LiveNetlinkTests
+# The live etcd tests start their own etcd members on loopback ports: in a namespace of
+# their own (lo up) they can't collide with, or be reached from, anything on the host.
+BERTH_LIVE_ETCD=1 unshare --net sh -c 'ip link set lo up && exec swift test --skip-build --filter EtcdLiveTests'
 # The live runc test shares the namespace it runs in: give it a throwaway one (lo up).
 probe="berth-runc-$$"
 ip netns add "$probe"
