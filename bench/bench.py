@@ -31,6 +31,7 @@ TARGETS = [
     ("memory", "daemon RSS", lambda n: n >= 100, lambda v: v <= 50, "<= 50 MB"),
     ("restart", "SIGTERM", lambda n: n == 1000, lambda v: v <= 1000, "<= 1 s"),
     ("dns", "name resolvable", lambda n: True, lambda v: v <= 5, "<= 5 ms"),
+    ("published-ports", "added by 100 ports", lambda n: True, lambda v: v <= 5, "<= 5 ms"),
 ]
 
 

@@ -334,10 +334,82 @@ def dns(ctx):
             ctx.record("dns", DNS_NAMES, serial, "ms", "aardvark", serial_latency(ctx, argv, "10.92.0.1"))
 
 
+# --- published ports --------------------------------------------------------------------
+
+def _median(values):
+    return sorted(values)[len(values) // 2]
+
+
+@scenario("published-ports")
+def published_ports(ctx, runs=8):
+    """What publishing costs: run -d with 100 ports against run -d with none; the start of a
+    container with one port on an empty host and with 1,000 ports and 500 containers on it;
+    and TCP from a LAN client through a published port against container to container."""
+    for eng in ctx.engines(0):
+        with ctx.guard("published-ports", 100, eng.name, "run -d, 100 published ports"):
+            plain, ported = [], []
+            for i in range(runs):
+                plain.append(eng.timed_cli("run", "-d", "--name", f"pp{i}", eng.image, "sleep", "100000"))
+                ported.append(eng.timed_cli("run", "-d", "--name", f"pq{i}", "-p", "20000-20099:20000-20099",
+                                            eng.image, "sleep", "100000"))
+                eng.cli("rm", "-f", f"pp{i}", f"pq{i}")
+            ctx.record("published-ports", 100, "run -d, no published ports", "ms", eng.name, plain)
+            ctx.record("published-ports", 100, "run -d, 100 published ports", "ms", eng.name, ported)
+            ctx.record("published-ports", 100, "added by 100 ports (median difference)", "ms", eng.name,
+                       [max(0.0, _median(ported) - _median(plain))])
+    for eng in ctx.engines(0):
+        if eng.name != "berth":
+            ctx.na("published-ports", 500, "run -d -p 1 port, 500 containers + 1,000 ports on the host", eng.name,
+                   "not filled: 500 containers and 1,000 docker-proxy processes exceed the run's time budget")
+            continue
+        with ctx.guard("published-ports", 500, eng.name):
+            one_port = ("-p", "30999:80")
+            def probe_starts():
+                samples = []
+                for _ in range(runs):
+                    samples.append(eng.timed_cli("run", "-d", "--name", "probe", *one_port, eng.image, "sleep", "100000"))
+                    eng.cli("rm", "-f", "probe")
+                return samples
+            first = probe_starts()
+            eng.cli("network", "create", "ppnet")
+            for i in range(10):
+                low = 21000 + 100 * i
+                eng.cli("run", "-d", "--name", f"pf{i}", "--network", "ppnet", "-p", f"{low}-{low + 99}:{low}-{low + 99}",
+                        eng.image, "sleep", "100000")
+            eng.fill([(f"pg{i}", "ppnet") for i in range(490)], deadline=time.monotonic() + 300)
+            full = probe_starts()
+            ctx.record("published-ports", 1, "run -d -p 1 port, empty host", "ms", eng.name, first)
+            ctx.record("published-ports", 500, "run -d -p 1 port, 500 containers + 1,000 ports on the host", "ms",
+                       eng.name, full, extra=dict(ratio_to_empty=round(_median(full) / _median(first), 3)))
+            names = [f"pf{i}" for i in range(10)] + [f"pg{i}" for i in range(490)]
+            for i in range(0, len(names), 50):
+                eng.cli("rm", "-f", *names[i:i + 50], check=False, timeout=300)
+            eng.cli("network", "rm", "ppnet", check=False)
+    # Throughput: a LAN client namespace on each engine's host reaches a published port.
+    for eng in ctx.engines(0):
+        with ctx.guard("published-ports", 2, eng.name, "TCP 1 stream, LAN client -> published port"):
+            lan = f"{ctx.prefix}lan{eng.name[:2]}"
+            netns_add(ctx.cleanup, [lan])
+            run(["sh", "-c", f"ip -n {eng.netns} link add benchlan type veth peer name lan netns {lan}"
+                             f" && ip -n {eng.netns} addr add 198.51.100.1/24 dev benchlan && ip -n {eng.netns} link set benchlan up"
+                             f" && ip -n {lan} addr add 198.51.100.2/24 dev lan && ip -n {lan} link set lan up"
+                             f" && ip -n {lan} link set lo up"])
+            eng.cli("run", "-d", "--name", "ppsrv", "-p", "5201:5201", eng.image, "sleep", "100000")
+            eng.cli("run", "-d", "--name", "ppcli", eng.image, "sleep", "100000")
+            server_ns = eng.sandbox_key("ppsrv")
+            through_port, direct = [], []
+            for _ in range(3):
+                through_port.append(iperf(ctx, server_ns, f"/run/netns/{lan}", "198.51.100.1"))
+                direct.append(iperf(ctx, server_ns, eng.sandbox_key("ppcli"), eng.ip_of("ppsrv", "bridge")))
+            ctx.record("published-ports", 2, "TCP 1 stream, LAN client -> published port", "Gbit/s", eng.name, through_port,
+                       extra=dict(ratio_to_container_to_container=round(_median(through_port) / _median(direct), 3)))
+            ctx.record("published-ports", 2, "TCP 1 stream, container -> container (same bridge)", "Gbit/s", eng.name, direct)
+            eng.cli("rm", "-f", "ppsrv", "ppcli", check=False)
+
+
 # --- not measurable yet -------------------------------------------------------------------
 
 STUBS = {  # name -> (what it will measure, as shared/peers did; why not yet)
-    "published-ports": ("TCP through a published port", "berth does not publish ports on the data plane yet"),
     "overlay": ("overlay create->visible, VXLAN TCP", "berth has no multi-host overlay yet"),
 }
 
