@@ -77,24 +77,56 @@ public struct DNSRecords: Sendable {
     /// a pure name scope (e.g. one container's `--link` aliases): it adds names to what its
     /// requesters see but never lets them forward.
     public mutating func add(names: [String], addresses: [IPAddress], network: String, reverse: Bool = true) {
-        var table = networks[network] ?? Network()
+        // Mutated in place: copying the table out and back would copy every name on the
+        // network for each container added.
+        Self.add(names: names, addresses: addresses, reverse: reverse, to: &networks[network, default: Network()])
+    }
+
+    private static func add(names: [String], addresses: [IPAddress], reverse: Bool, to table: inout Network) {
         for name in names {
             guard let key = NameCodec.key(name) else { continue }
-            var existing = table.names[key] ?? []
-            for address in addresses where !existing.contains(address) {
-                existing.append(address)
+            for address in addresses where !(table.names[key]?.contains(address) ?? false) {
+                table.names[key, default: []].append(address)
             }
-            table.names[key] = existing
             guard reverse, let target = NameCodec.wire(name) else { continue }
-            for address in addresses {
-                var targets = table.reverse[address] ?? []
-                if !targets.contains(where: { $0.map(NameCodec.lowercased) == key }) {
-                    targets.append(target)
-                }
-                table.reverse[address] = targets
+            for address in addresses where !(table.reverse[address]?.contains(where: { $0.map(NameCodec.lowercased) == key }) ?? false) {
+                table.reverse[address, default: []].append(target)
             }
         }
-        networks[network] = table
+    }
+
+    /// Takes back what `addContainer` published for these endpoints, and the container's
+    /// addresses from every pure name scope (`--link` aliases of other containers), so
+    /// a stop costs the same however many containers run.
+    public mutating func removeContainer(id: String, name: String, endpoints: [DNSEndpoint]) {
+        let shortID = String(id.prefix(12))
+        let all = Set(endpoints.flatMap(\.addresses))
+        for endpoint in endpoints where networks[endpoint.network] != nil {
+            let keys = ([name, shortID] + endpoint.aliases).compactMap(NameCodec.key)
+            Self.remove(Set(endpoint.addresses), keys: keys, from: &networks[endpoint.network, default: Network()])
+        }
+        for scope in networks.keys where networks[scope]?.isDeclared == false {
+            let keys = networks[scope].map { Array($0.names.keys) } ?? []
+            Self.remove(all, keys: keys, from: &networks[scope, default: Network()])
+        }
+        let networkIDs = Set(endpoints.map(\.network))
+        for address in all where requesters[address].map({ !networkIDs.isDisjoint(with: $0.networks) }) ?? false {
+            requesters[address] = nil
+        }
+    }
+
+    /// Drops a pure name scope (one container's `--link` aliases).
+    public mutating func removeScope(_ network: String) {
+        if networks[network]?.isDeclared == false { networks[network] = nil }
+    }
+
+    private static func remove(_ addresses: Set<IPAddress>, keys: [[UInt8]], from table: inout Network) {
+        guard !addresses.isEmpty else { return }
+        for key in keys where table.names[key] != nil {
+            table.names[key]?.removeAll { addresses.contains($0) }
+            if table.names[key]?.isEmpty ?? false { table.names[key] = nil }
+        }
+        for address in addresses { table.reverse[address] = nil }
     }
 
     /// Says who may ask: queries from `address` see the names on `networks` and are

@@ -5,7 +5,8 @@ import Foundation
 extension Controller {
     /// `network connect`: adds the network to the container; a running container gets a
     /// new interface (eth1, eth2, ...) at once.
-    func connect(network reference: String, container containerReference: String, settings: EndpointSettings?) async throws {
+    func connect(network reference: String, container containerReference: String, settings: EndpointSettings?,
+                 afterTeardowns: Bool = false) async throws {
         let network = try network(reference)
         var record = try container(containerReference)
         guard network.driver == "bridge" else {
@@ -17,16 +18,25 @@ extension Controller {
         guard !record.attachments.contains(where: { $0.networkID == network.id }) else {
             throw BerthError(.conflict, "endpoint with name \(record.name) already exists in network \(network.name)")
         }
-        guard !transitioning.contains(record.id) else { throw BerthError.conflict("container \(record.name) is starting or stopping") }
+        guard !transitioning.contains(record.id), !exiting.contains(record.id) else {
+            throw BerthError.conflict("container \(record.name) is starting or stopping")
+        }
         let attachment = try attachmentFor(network, settings: settings)
         guard record.isRunning, let sandbox = record.sandboxPath else {
             record.attachments.append(attachment)
             try save(record)
             return
         }
-        let used = Set(record.endpoints.map(\.interfaceName))
+        // Names of interfaces still being deleted in the background are in use too.
+        let used = Set(record.endpoints.map(\.interfaceName)).union(interfacesInTeardown[record.id] ?? [])
         let index = (0...).first { !used.contains("eth\($0)") } ?? record.endpoints.count
-        let endpoint = try allocateEndpoint(attachment, index: index, containerID: record.id)
+        let allocated = Result { () throws(BerthError) in try allocateEndpoint(attachment, index: index, containerID: record.id) }
+        if case .failure = allocated, !afterTeardowns, teardownsInFlight[network.id] != nil {
+            // The address may be held until a stopped container's interfaces are gone.
+            _ = await waitForTeardowns(network: network.id)
+            return try await connect(network: network.id, container: record.id, settings: settings, afterTeardowns: true)
+        }
+        let endpoint = try allocated.get()
         transitioning.insert(record.id)
         defer { transitioning.remove(record.id) }
         do {
@@ -51,6 +61,12 @@ extension Controller {
         publishDNS(adding: record)
     }
 
+    private func finishInterfaceTeardown(_ endpoint: EndpointRecord, container id: String, started: ContinuousClock.Instant) {
+        interfacesInTeardown[id]?.remove(endpoint.interfaceName)
+        if interfacesInTeardown[id]?.isEmpty ?? false { interfacesInTeardown[id] = nil }
+        finishTeardown([endpoint], started: started)
+    }
+
     /// `network disconnect`: the interface is removed from a running container at once.
     func disconnect(network reference: String, container containerReference: String, force: Bool) async throws {
         let network = try network(reference)
@@ -58,17 +74,24 @@ extension Controller {
         guard record.attachments.contains(where: { $0.networkID == network.id }) else {
             throw BerthError.invalid("container \(record.name) is not connected to network \(network.name)")
         }
-        guard !transitioning.contains(record.id) else { throw BerthError.conflict("container \(record.name) is starting or stopping") }
+        guard !transitioning.contains(record.id), !exiting.contains(record.id) else {
+            throw BerthError.conflict("container \(record.name) is starting or stopping")
+        }
         let endpoint = record.endpoints.first { $0.networkID == network.id }
+        let previous = record
         record.attachments.removeAll { $0.networkID == network.id }
         record.endpoints.removeAll { $0.networkID == network.id }
         try save(record)
-        publishDNS()
-        if let endpoint {
-            let started = ContinuousClock.now
-            try? await worker.detach(hostInterface: endpoint.hostInterface)
-            detachTimings.record(ContinuousClock.now - started)
-            releaseAddresses([endpoint])
+        guard let endpoint else { return }
+        if record.isRunning { publishDNS(replacing: previous, with: record) }
+        // The veth goes in the background; its address stays taken until it is gone.
+        let started = ContinuousClock.now
+        beginTeardown([endpoint])
+        let id = record.id
+        interfacesInTeardown[id, default: []].insert(endpoint.interfaceName)
+        worker.releaseInterface(hostInterface: endpoint.hostInterface) { [weak self] in
+            Task { await self?.finishInterfaceTeardown(endpoint, container: id, started: started) }
         }
+        detachTimings.record(ContinuousClock.now - started)
     }
 }

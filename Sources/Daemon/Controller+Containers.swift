@@ -140,7 +140,7 @@ extension Controller {
 
     // MARK: start
 
-    func startContainer(_ reference: String) async throws {
+    func startContainer(_ reference: String, afterTeardowns: Bool = false) async throws {
         var record = try container(reference)
         if record.isRunning { return }
         guard !transitioning.contains(record.id) else { throw BerthError.conflict("container \(record.name) is already starting or stopping") }
@@ -162,6 +162,12 @@ extension Controller {
             }
         } catch {
             releaseAddresses(endpoints)
+            // An address (a fixed one, or the last free) may belong to a container that
+            // just stopped and is free once its interfaces are gone: wait for that once.
+            if !afterTeardowns, record.attachments.contains(where: { teardownsInFlight[$0.networkID] != nil }) {
+                for attachment in record.attachments { _ = await waitForTeardowns(network: attachment.networkID) }
+                return try await startContainer(record.id, afterTeardowns: true)
+            }
             throw error
         }
         transitioning.insert(record.id)
@@ -369,6 +375,34 @@ extension Controller {
             requestedMAC: attachment.requestedMAC)
     }
 
+    /// Marks endpoints whose interfaces are being deleted in the background: their
+    /// addresses stay taken and their networks cannot be removed meanwhile.
+    func beginTeardown(_ endpoints: [EndpointRecord]) {
+        for endpoint in endpoints { teardownsInFlight[endpoint.networkID, default: 0] += 1 }
+        teardownCount += 1
+    }
+
+    func finishTeardown(_ endpoints: [EndpointRecord], started: ContinuousClock.Instant) {
+        releaseAddresses(endpoints)
+        for endpoint in endpoints {
+            let left = (teardownsInFlight[endpoint.networkID] ?? 1) - 1
+            teardownsInFlight[endpoint.networkID] = left > 0 ? left : nil
+        }
+        teardownCount -= 1
+        if !endpoints.isEmpty { teardownTimings.record(ContinuousClock.now - started) }
+    }
+
+    /// Waits until no background teardown touches `network` (every one when nil), or the
+    /// deadline passes; true if none is left.
+    func waitForTeardowns(network: String? = nil, timeout: Duration = .seconds(10)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while network.map({ teardownsInFlight[$0] != nil }) ?? (teardownCount > 0) {
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return true
+    }
+
     func releaseAddresses(_ endpoints: [EndpointRecord]) {
         for endpoint in endpoints {
             if let address = endpoint.ipv4.flatMap(IPv4Address.init) { allocators[endpoint.networkID]?.release(address) }
@@ -400,21 +434,25 @@ extension Controller {
         guard let running = containers[id], running.isRunning, running.pid == pid, !exiting.contains(id) else { return }
         exiting.insert(id)
         defer { exiting.remove(id) }
-        publishDNS()  // it stops resolving before the slower teardown
-        if running.publishedPorts != nil { await firewall.unpublish(container: id) }
-        // Tear down first and only then report the container stopped, so `stop` and
-        // `rm` return once its network is really gone.
+        publishDNS(removing: running)  // it stops resolving before the slower teardown
+        if running.publishedPorts != nil { firewall.unpublishInBackground(container: id) }
+        // The network goes down in the background: the caller sees the container stopped
+        // without waiting for the kernel, and its addresses stay taken until the
+        // interfaces are really gone (reconciliation finishes the job after a crash).
         let endpoints = running.endpoints
         let ownsSandbox = NetworkMode.parse(running.networkMode).mode == .networks || running.networkMode == "none"
-        let started = ContinuousClock.now
         if let sandbox = running.sandboxPath, ownsSandbox {
-            await worker.destroySandbox(path: sandbox, hostInterfaces: endpoints.map(\.hostInterface))
+            let started = ContinuousClock.now
+            beginTeardown(endpoints)
+            worker.releaseSandbox(path: sandbox, hostInterfaces: endpoints.map(\.hostInterface)) { [weak self] in
+                Task { await self?.finishTeardown(endpoints, started: started) }
+            }
+            if !endpoints.isEmpty { detachTimings.record(ContinuousClock.now - started) }
+        } else {
+            releaseAddresses(endpoints)
         }
-        if !endpoints.isEmpty { detachTimings.record(ContinuousClock.now - started) }
         await runtime.destroy(id: id, directory: configuration.containerDir(id))
         guard var record = containers[id] else { return }
-        // Addresses go back to the pool only once the interfaces are gone.
-        releaseAddresses(record.endpoints)
         record.status = .exited
         record.exitCode = exitCode
         record.finishedAt = Self.timestamp()
@@ -436,7 +474,8 @@ extension Controller {
         let deadline = ContinuousClock.now + timeout
         while let record = containers[id], record.isRunning {
             if ContinuousClock.now >= deadline { return false }
-            try? await Task.sleep(for: .milliseconds(5))
+            // The exit is processed within a millisecond or so: poll at that grain.
+            try? await Task.sleep(for: .milliseconds(1))
         }
         return true
     }

@@ -44,6 +44,32 @@ extension Controller {
         dns.update(dnsRecords)
     }
 
+    /// Takes one container's names out of the current records, at a cost that does not
+    /// grow with the number of containers.
+    func publishDNS(removing container: ContainerRecord) {
+        guard let dns else { return }
+        removeNames(of: container, from: &dnsRecords)
+        dns.update(dnsRecords)
+    }
+
+    /// Publishes a running container's changed endpoints (network disconnect).
+    func publishDNS(replacing old: ContainerRecord, with new: ContainerRecord) {
+        guard let dns else { return }
+        removeNames(of: old, from: &dnsRecords)
+        addNames(of: new, to: &dnsRecords)
+        dns.update(dnsRecords)
+    }
+
+    private func removeNames(of container: ContainerRecord, from records: inout DNSRecords) {
+        let endpoints = container.endpoints.map { endpoint in
+            DNSEndpoint(network: endpoint.networkID,
+                        addresses: [endpoint.ipv4.flatMap(IPAddress.init), endpoint.ipv6.flatMap(IPAddress.init)].compactMap { $0 },
+                        aliases: endpoint.aliases)
+        }
+        records.removeContainer(id: container.id, name: container.name, endpoints: endpoints)
+        records.removeScope("links/" + container.id)
+    }
+
     private func addNames(of container: ContainerRecord, to records: inout DNSRecords) {
         let endpoints = container.endpoints.filter { networks[$0.networkID].map(hasEmbeddedDNS) ?? false }
         guard !endpoints.isEmpty else { return }

@@ -296,6 +296,11 @@ extension Controller {
         allocators6[network.id] = nil
         await syncDNSListeners()
         publishDNS()
+        // Veths still being deleted in the background would lose their bridge and be
+        // left behind: let them go first.
+        if !(await waitForTeardowns(network: network.id)) {
+            logger.warning("network teardowns still running", metadata: ["network": .string(network.name)])
+        }
         if let bridge = network.bridgeName {
             do { try await firewall.removeNetwork(bridge: bridge) } catch {
                 logger.warning("removing the network's rules failed", metadata: ["bridge": .string(bridge), "error": .string("\(error)")])

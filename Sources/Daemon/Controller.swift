@@ -44,7 +44,15 @@ actor Controller {
     var execs: [String: ExecRecord] = [:]
     /// Durations of the network part of recent container starts, for bench/.
     var attachTimings = TimingWindow(capacity: 4096)
+    /// What a stop or disconnect waits for of the network teardown (the rest runs in the
+    /// background), and how long the background part took until the addresses were free.
     var detachTimings = TimingWindow(capacity: 4096)
+    var teardownTimings = TimingWindow(capacity: 4096)
+    /// Background teardowns in progress per network, and in all.
+    var teardownsInFlight: [String: Int] = [:]
+    var teardownCount = 0
+    /// Per container, interface names (eth1...) whose deletion is still under way.
+    var interfacesInTeardown: [String: Set<String>] = [:]
 
     init(configuration: DaemonConfiguration, store: any KeyValueStore, worker: NetworkWorker, firewall: Firewall,
          runtime: Runtime, logger: Logger, daemonID: String, dns: DNSServer?) {
@@ -120,13 +128,16 @@ actor Controller {
     struct Timings: Codable, Sendable {
         var attachMicroseconds: [Int64]
         var detachMicroseconds: [Int64]
+        var teardownMicroseconds: [Int64]
     }
 
     func timings(reset: Bool) -> Timings {
-        let result = Timings(attachMicroseconds: attachTimings.values, detachMicroseconds: detachTimings.values)
+        let result = Timings(attachMicroseconds: attachTimings.values, detachMicroseconds: detachTimings.values,
+                             teardownMicroseconds: teardownTimings.values)
         if reset {
             attachTimings = TimingWindow(capacity: 4096)
             detachTimings = TimingWindow(capacity: 4096)
+            teardownTimings = TimingWindow(capacity: 4096)
         }
         return result
     }

@@ -57,6 +57,9 @@ public final class BerthDaemon: Sendable {
         await Self.waitForTermination()
         logger.info("berthd is stopping; running containers keep running")
         await server.shutdown()
+        // Interfaces of containers that stopped just before go before the daemon does
+        // (a restart would clean them up too, but the daemon may not come back).
+        _ = await controller.waitForTeardowns(timeout: .seconds(5))
         await dns.shutdown()
         firewall.stop(removeRules: configuration.cleanupOnExit)
         await worker.dropSpareNamespaces()

@@ -41,9 +41,11 @@ struct SpareNamespace {
 /// Requires CAP_NET_ADMIN and CAP_SYS_ADMIN.
 public final class NetworkWorker: Sendable {
     private let thread: NamespaceThread<HostLinks>
+    private let teardowns: TeardownThread
 
     public init() throws(BerthError) {
         thread = try NamespaceThread(name: "network worker") { try HostLinks() }
+        teardowns = try TeardownThread()
     }
 
     // MARK: bridges
@@ -224,24 +226,41 @@ public final class NetworkWorker: Sendable {
     /// state and routes inside the container in one batch.
     private static func plug(_ interface: InterfaceSpec, host: HostLinks, inner: RouteNetlink, namespaceFD: Int32) throws {
         let bridge = try host.bridgeIndex(interface.bridgeName)
-        var peerIndex: Int32?
+        var created: (host: Int32, peer: Int32)?
         do {
-            peerIndex = try createVeth(interface, bridge: bridge, host: host, namespaceFD: namespaceFD)
+            created = try createVeth(interface, bridge: bridge, host: host, namespaceFD: namespaceFD)
         } catch let error as NetlinkError where error.errno == ENODEV || error.errno == EINVAL {
             // The bridge may have been deleted behind our back: look it up again once.
             host.bridgeIndexes[interface.bridgeName] = nil
-            peerIndex = try createVeth(interface, bridge: try host.bridgeIndex(interface.bridgeName), host: host, namespaceFD: namespaceFD)
+            created = try createVeth(interface, bridge: try host.bridgeIndex(interface.bridgeName), host: host, namespaceFD: namespaceFD)
         }
         do {
+            // A bridge port needs no IPv6 address of its own. Without this, the kernel gives
+            // the host end a link-local address, routes and DAD when it gets carrier, and
+            // that work grows with the number of ports. Set before the peer comes up.
+            let hostIndex: Int32
+            if let created {
+                hostIndex = created.host
+            } else if let link = try host.netlink.link(named: interface.hostName) {
+                hostIndex = link.index
+            } else {
+                throw BerthError(.kernel, "\(interface.hostName) did not appear")
+            }
+            try host.netlink.perform(.setIPv6AddressGeneration(index: hostIndex, mode: .none))
             let index: Int32
-            if let peerIndex {
-                index = peerIndex
+            if let created {
+                index = created.peer
             } else if let link = try inner.link(named: interface.containerName) {
                 index = link.index
             } else {
                 throw BerthError(.kernel, "\(interface.containerName) did not appear in the container's namespace")
             }
-            var requests: [NetlinkRequest] = [.addAddress(interface.address, index: index)]
+            var requests: [NetlinkRequest] = []
+            if interface.address6 == nil {
+                // No IPv6 on this network: no link-local address or DAD inside either.
+                requests.append(.setIPv6AddressGeneration(index: index, mode: .none))
+            }
+            requests.append(.addAddress(interface.address, index: index))
             if let address6 = interface.address6 {
                 requests.append(.addAddress(address6, index: index, noDAD: true))
             }
@@ -259,16 +278,17 @@ public final class NetworkWorker: Sendable {
         }
     }
 
-    /// Creates the pair and returns the container end's index, which the kernel's echo of
-    /// the new host end carries (IFLA_LINK), saving a lookup inside the container.
-    private static func createVeth(_ interface: InterfaceSpec, bridge: Int32, host: HostLinks, namespaceFD: Int32) throws -> Int32? {
+    /// Creates the pair and returns both ends' indexes, which the kernel's echo of the new
+    /// host end carries (its index and IFLA_LINK), saving lookups; nil without an echo.
+    private static func createVeth(_ interface: InterfaceSpec, bridge: Int32, host: HostLinks, namespaceFD: Int32) throws -> (host: Int32, peer: Int32)? {
         let replies = try host.netlink.exchange(.createVeth(
             name: interface.hostName, peerName: interface.containerName, peerNamespaceFD: namespaceFD,
             masterIndex: bridge, up: true, mtu: interface.mtu, peerMAC: interface.mac, group: interface.portGroup))
-        guard let echoed = replies.first(where: { $0.type == RTM.newLink }), let info = try? LinkInfo(message: echoed) else {
+        guard let echoed = replies.first(where: { $0.type == RTM.newLink }), let info = try? LinkInfo(message: echoed),
+              let peer = info.linkIndex else {
             return nil
         }
-        return info.linkIndex
+        return (info.index, peer)
     }
 
     /// Removes one interface (network disconnect): deleting the host end removes the pair.
@@ -280,6 +300,21 @@ public final class NetworkWorker: Sendable {
                 return
             }
         }
+    }
+
+    /// Takes a stopped container's network down without waiting for the kernel: the
+    /// namespace file is unbound now (so its path can be reused at once), and `done` runs
+    /// on another thread once the host ends of `hostInterfaces` are gone, which is when
+    /// their addresses may be reused. Best effort, like `destroySandbox`.
+    public func releaseSandbox(path: String, hostInterfaces: [String], done: @escaping @Sendable () -> Void) {
+        NamespaceFile.remove(path: path)
+        teardowns.submit(TeardownThread.Job(links: hostInterfaces, namespaceDropped: true, done: done))
+    }
+
+    /// Removes one interface of a running container (network disconnect) in the
+    /// background; `done` runs once it is gone.
+    public func releaseInterface(hostInterface: String, done: @escaping @Sendable () -> Void) {
+        teardowns.submit(TeardownThread.Job(links: [hostInterface], namespaceDropped: false, done: done))
     }
 
     /// Deletes the container's veths and its namespace file. Best effort: every step

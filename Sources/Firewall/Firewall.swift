@@ -128,13 +128,27 @@ public final class Firewall: @unchecked Sendable {
 
     /// Removes a container's DNAT entries and frees its host ports.
     public func unpublish(container: String) async {
-        do {
-            try await job { () throws(BerthError) in
-                guard let mappings = self.published[container] else { return }
-                try self.nftables.run(Ruleset.removePorts(mappings))
-                self.published[container] = nil
-                for mapping in mappings { self.reservations.release(mapping.hostKey) }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                self.removePorts(of: container)
+                continuation.resume()
             }
+        }
+    }
+
+    /// The same without waiting: deleting map elements waits for the kernel's RCU grace
+    /// period (~15 ms), which a stopping container need not sit through. The job is
+    /// queued before this returns, so any later publish of the same ports runs after it.
+    public func unpublishInBackground(container: String) {
+        queue.async { self.removePorts(of: container) }
+    }
+
+    private func removePorts(of container: String) {
+        guard let mappings = published[container] else { return }
+        do {
+            try nftables.run(Ruleset.removePorts(mappings))
+            published[container] = nil
+            for mapping in mappings { reservations.release(mapping.hostKey) }
         } catch {
             logger.error("cannot remove published ports", metadata: [
                 "container": .string(String(container.prefix(12))), "error": .string("\(error)")])

@@ -1,13 +1,13 @@
 import Glibc
 
 /// A bare pthread: Foundation is not needed for one long-lived worker.
-final class Thread: @unchecked Sendable {
+package final class Thread: @unchecked Sendable {
     // @unchecked: `body` is set once before start and read once on the new thread.
     private let body: () -> Void
 
-    init(_ body: @escaping () -> Void) { self.body = body }
+    package init(_ body: @escaping () -> Void) { self.body = body }
 
-    func start() {
+    package func start() {
         let retained = Unmanaged.passRetained(self)
         var handle = pthread_t()
         pthread_create(&handle, nil, { raw in

@@ -84,7 +84,11 @@ package enum IFLA {
     package static let group: UInt16 = 27
     package static let netNsFD: UInt16 = 28
     package static let extMask: UInt16 = 29
+    package static let afSpec: UInt16 = 26
     package static let linkNetnsID: UInt16 = 37
+
+    // Nested in IFLA_AF_SPEC → AF_INET6.
+    package static let inet6AddrGenMode: UInt16 = 8
 
     // Nested in IFLA_LINKINFO.
     package static let infoKind: UInt16 = 1
@@ -104,6 +108,20 @@ package enum IFLA {
 
     /// RTEXT_FILTER_SKIP_STATS for IFLA_EXT_MASK: link replies without the (large) counters.
     package static let skipStats: UInt32 = 1 << 3
+}
+
+/// IN6_ADDR_GEN_MODE_* values for IFLA_INET6_ADDR_GEN_MODE.
+public enum IPv6AddressGeneration: UInt8, Sendable {
+    case eui64 = 0
+    /// No link-local address at all.
+    case none = 1
+    case stablePrivacy = 2
+    case random = 3
+}
+
+/// Address family numbers used as attribute types inside IFLA_AF_SPEC.
+package enum Family {
+    package static let inet6: UInt16 = 10   // AF_INET6
 }
 
 /// IFA_* address attributes and flags.

@@ -127,6 +127,19 @@ extension NetlinkRequest {
         }
     }
 
+    /// Sets how the kernel makes link `index`'s IPv6 link-local address (IFLA_AF_SPEC →
+    /// AF_INET6 → IFLA_INET6_ADDR_GEN_MODE). With `.none` the kernel adds no link-local
+    /// address, prefix route, DAD or MLD for it when the link gets carrier. The kernel
+    /// refuses this attribute when a link is created, so it is sent right after, before
+    /// the link has carrier.
+    public static func setIPv6AddressGeneration(index: Int32, mode: IPv6AddressGeneration) -> NetlinkRequest {
+        link("set ipv6 address generation of link \(index) to \(mode)", header: InterfaceInfoHeader(index: index)) {
+            $0.nest(IFLA.afSpec) { spec in
+                spec.nest(Family.inet6) { $0.append(IFLA.inet6AddrGenMode, uint8: mode.rawValue) }
+            }
+        }
+    }
+
     /// Moves link `index` into the network namespace open at descriptor `fd`.
     public static func moveToNamespace(index: Int32, fd: Int32) -> NetlinkRequest {
         link("move link \(index) to namespace fd \(fd)", header: InterfaceInfoHeader(index: index)) {

@@ -246,8 +246,12 @@ struct LiveNetlinkTests {
         let eth0 = try #require(try container.link(named: "eth0"))
         #expect(eth0.mac == mac && eth0.mtu == 1450 && !eth0.isUp && eth0.kind == "veth")
 
+        // No IPv6 link-local addresses on either end once the pair has carrier.
+        try netlink.perform(.setIPv6AddressGeneration(index: host, mode: .none))
+
         // The socket opened over there configures that namespace from this thread.
         try container.perform([
+            .setIPv6AddressGeneration(index: eth0.index, mode: .none),
             .setUp(index: eth0.index),
             .addAddress(try #require(IPv4Network("10.5.0.2/24")), index: eth0.index),
             .addRoute(destination: IPv4Network?.none, gateway: IPv4Address("10.5.0.1"), outputIndex: eth0.index),
@@ -255,6 +259,9 @@ struct LiveNetlinkTests {
         #expect(try container.addresses(family: .ipv4, index: eth0.index).compactMap(\.ipv4) == [IPv4Network("10.5.0.2/24")])
         #expect(try container.routes(family: .ipv4).contains { $0.isDefault && $0.gateway == IPAddress("10.5.0.1") })
         #expect(try !netlink.routes(family: .ipv4).contains { $0.gateway == IPAddress("10.5.0.1") })
+        usleep(100_000)  // carrier changes reach IPv6 through the kernel's linkwatch work
+        #expect(try netlink.addresses(family: .ipv6, index: host).isEmpty)
+        #expect(try container.addresses(family: .ipv6, index: eth0.index).isEmpty)
 
         // Deleting the host end removes the peer in the other namespace too.
         try netlink.deleteLink(index: host)

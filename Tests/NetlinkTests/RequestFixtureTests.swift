@@ -34,6 +34,18 @@ import Testing
         #expect(request.operation == "create veth veth1a2b")
     }
 
+    @Test func setIPv6AddressGenerationNone() {
+        let request = NetlinkRequest.setIPv6AddressGeneration(index: 9, mode: .none)
+        let fixture = hex(
+            "30000000 1000 0500 03000000 00000000",          // 48 bytes, RTM_NEWLINK, request|ack, seq 3
+            "00 00 0000 09000000 00000000 00000000",         // ifinfomsg: index 9, flags untouched
+            "1000 1a80",                                     // IFLA_AF_SPEC | NLA_F_NESTED, 16 bytes
+            "  0c00 0a80",                                   //   AF_INET6 | NLA_F_NESTED, 12 bytes
+            "    0500 0800 01 000000")                       //     IFLA_INET6_ADDR_GEN_MODE NONE + 3 pad
+        #expect(request.encoded(sequence: 3).hexString == fixture)
+        #expect(request.operation == "set ipv6 address generation of link 9 to none")
+    }
+
     @Test func createBridge() throws {
         let request = try NetlinkRequest.createBridge(name: "berth0", mtu: 1500)
         let fixture = hex(

@@ -112,14 +112,15 @@ def test_rm_frees_address_veth_and_namespace(make_host):
     assert os.path.exists(sandbox)
     host.berth("rm", "-f", "c2")
     assert not os.path.exists(sandbox)
-    assert len([l for l in host.links() if l.get("master") == "berth0"]) == 4
+    # The veth goes in the background; its address is handed out again only after.
+    wait_until(lambda: len([l for l in host.links() if l.get("master") == "berth0"]) == 4, message="c2's veth to go")
     run_sleeper(host, "again")
     assert host.ip_of("again") == freed
     keys = [host.inspect(n)["NetworkSettings"]["SandboxKey"] for n in ["c0", "c1", "c3", "c4", "again"]]
     for name in ["c0", "c1", "c3", "c4", "again"]:
         host.berth("rm", "-f", name)
     assert not any(os.path.exists(k) for k in keys)
-    assert not [l for l in host.links() if l.get("master") == "berth0"]
+    wait_until(lambda: not [l for l in host.links() if l.get("master") == "berth0"], message="veths to go")
     assert host.berth("ps", "-aq").stdout.strip() == ""
     # Only the daemon's spare namespaces remain (none of them has a veth).
     assert len(os.listdir(os.path.join(host.exec_root, "netns"))) <= 4
@@ -130,7 +131,7 @@ def test_stop_tears_down_network_and_start_brings_it_back(host):
     host.berth("stop", "-t", "1", "s")
     state = host.inspect("s")["State"]
     assert state["Status"] == "exited"
-    assert not [l for l in host.links() if l.get("master") == "berth0"]
+    wait_until(lambda: not [l for l in host.links() if l.get("master") == "berth0"], message="the veth to go")
     host.berth("start", "s")
     ip = host.ip_of("s")
     host.sh(f"ping -c 1 -W 2 {ip}")

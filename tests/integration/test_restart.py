@@ -27,7 +27,7 @@ def test_restart_and_kill9_keep_running_containers_networked(host):
     # Stop and exit are still noticed for containers started by the earlier daemon.
     host.berth("stop", "-t", "1", "a")
     assert host.inspect("a")["State"]["Status"] == "exited"
-    assert len(veths(host)) == 1
+    wait_until(lambda: len(veths(host)) == 1, message="a's veth to go")
 
 
 def test_containers_that_died_while_daemon_was_down_are_cleaned(host):
