@@ -144,14 +144,18 @@ public final class Firewall: @unchecked Sendable {
     }
 
     private func removePorts(of container: String) {
-        guard let mappings = published[container] else { return }
+        guard let mappings = published.removeValue(forKey: container) else { return }
+        for mapping in mappings { reservations.release(mapping.hostKey) }
         do {
             try nftables.run(Ruleset.removePorts(mappings))
-            published[container] = nil
-            for mapping in mappings { reservations.release(mapping.hostKey) }
         } catch {
-            logger.error("cannot remove published ports", metadata: [
+            // The kernel's table is not what we think (elements already gone, say):
+            // rewrite it whole from the state, which no longer has these ports.
+            logger.warning("removing published ports failed; rewriting berth's table", metadata: [
                 "container": .string(String(container.prefix(12))), "error": .string("\(error)")])
+            do { try applyAll() } catch {
+                logger.error("cannot rewrite berth's nftables table", metadata: ["error": .string("\(error)")])
+            }
         }
     }
 

@@ -262,3 +262,17 @@ def test_rules_survive_restart_and_flush_and_leave_nothing(world):
     host.stop()
     assert berth_table(host) is None
     assert host.sh("nft list table ip theirs", check=False).returncode == 0
+
+
+def test_daemon_wide_ip_masq_off(make_host):
+    host = make_host(extra_args=["--ip-masq=false"])
+    outside = host.add_outside()
+    host.background_in(outside, [*SERVER, "tcp", INTERNET, "8000"])
+    wait_until(lambda: "8000" in subprocess.run(["ip", "netns", "exec", outside, "ss", "-lnt"],
+                                                capture_output=True, text=True).stdout, message="internet server")
+    subnet = json.loads(host.berth("network", "inspect", "bridge").stdout)[0]["IPAM"]["Config"][0]["Subnet"]
+    subprocess.run(["ip", "netns", "exec", outside, "ip", "route", "add", subnet, "via", HOST_IP], check=True)
+    sleeper(host, "raw")
+    reply = host.berth("exec", "raw", "nc", INTERNET, "8000").stdout.strip()
+    assert reply == f"peer={host.ip_of('raw')}"
+    assert elements(host).get("masquerade_bridges") == []
