@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import Netlink
+import Synchronization
 
 /// berth's packet filtering and NAT: keeps the kernel's `inet berth` table equal to the
 /// networks and published ports berthd has, one atomic nftables transaction per change.
@@ -22,9 +23,9 @@ public final class Firewall: @unchecked Sendable {
     private var published: [String: [PortMapping]] = [:]
     private var reservations = PortReservations()
     private var watcher: Thread?
-    private let stopWatching = ManagedAtomicFlag()
+    private let stopWatching = Atomic<Bool>(false)
     /// How many times the table was put back after someone else removed it (for tests and logs).
-    private let restoreCount = ManagedAtomicCounter()
+    private let restoreCount = Atomic<Int>(0)
 
     public init(options: Ruleset.Options, logger: Logger) throws(BerthError) {
         self.nftables = try Nftables()
@@ -38,7 +39,7 @@ public final class Firewall: @unchecked Sendable {
             .trimmingCharacters(in: .whitespacesAndNewlines) == "1"
     }
 
-    public var restorations: Int { restoreCount.value }
+    public var restorations: Int { restoreCount.load(ordering: .relaxed) }
 
     // MARK: lifecycle
 
@@ -67,7 +68,7 @@ public final class Firewall: @unchecked Sendable {
 
     /// Stops guarding; with `removeRules`, deletes berth's table too (`berthd --cleanup`).
     public func stop(removeRules: Bool) {
-        stopWatching.set()
+        stopWatching.store(true, ordering: .relaxed)
         guard removeRules else { return }
         do {
             _ = try sync { () throws(BerthError) in try nftables.run(Ruleset.removeAll()) }
@@ -217,7 +218,7 @@ public final class Firewall: @unchecked Sendable {
         queue.async {
             do {
                 try self.applyAll()
-                self.restoreCount.increment()
+                self.restoreCount.add(1, ordering: .relaxed)
                 self.logger.warning("restored berth's nftables rules", metadata: ["reason": .string(reason)])
             } catch {
                 self.logger.error("cannot restore berth's nftables rules", metadata: ["error": .string("\(error)")])
@@ -237,7 +238,7 @@ public final class Firewall: @unchecked Sendable {
         let ownPID = UInt32(getpid())
         let thread = Thread { [self] in
             var tamper = RulesetEvents.Tamper(table: Ruleset.table, ownPID: ownPID)
-            while !stopWatching.isSet {
+            while !stopWatching.load(ordering: .relaxed) {
                 let datagram: [UInt8]
                 do { datagram = try socket.receive() } catch let error as NetlinkError {
                     if error.errno == ENOBUFS { restore(reason: "missed ruleset events") }
@@ -289,21 +290,4 @@ public final class Firewall: @unchecked Sendable {
     static func allowLocalhost(_ bridge: String) {
         try? writeSysctl("/proc/sys/net/ipv4/conf/\(bridge)/route_localnet", "1")
     }
-}
-
-/// A flag set once from any thread.
-final class ManagedAtomicFlag: @unchecked Sendable {
-    // @unchecked: guarded by `lock`.
-    private var value = false
-    private let lock = NSLock()
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
-}
-
-final class ManagedAtomicCounter: @unchecked Sendable {
-    // @unchecked: guarded by `lock`.
-    private var count = 0
-    private let lock = NSLock()
-    var value: Int { lock.withLock { count } }
-    func increment() { lock.withLock { count += 1 } }
 }
