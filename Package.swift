@@ -51,6 +51,11 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
+        // Cluster mode's state in etcd: key layout, records, transactions, the watch follower.
+        .target(name: "Cluster", dependencies: [
+            "BerthCore", "Etcd",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Docker Engine API JSON shapes, shared by daemon and CLI.
         .target(name: "DockerAPI", dependencies: ["BerthCore"]),
         .systemLibrary(name: "CNftables", path: "Sources/CNftables", providers: [.apt(["libnftables-dev"])]),
@@ -59,12 +64,12 @@ let package = Package(
             "BerthCore", "Netlink", "CNftables",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Network drivers: bridge, host, none, container.
+        // Network drivers: bridge (and an overlay's bridge + VXLAN device), host, none, container.
         .target(name: "Drivers", dependencies: ["BerthCore", "Netlink", "Namespaces", "IPAM"]),
         // The controller and the Docker-compatible API routes.
         .target(name: "Daemon", dependencies: [
             "BerthCore", "Netlink", "Namespaces", "IPAM", "Store", "ContainerRuntime",
-            "Drivers", "DockerAPI", "HTTPUnix", "DNS", "Firewall",
+            "Drivers", "DockerAPI", "HTTPUnix", "DNS", "Firewall", "Cluster", "Etcd",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "berthd", dependencies: [
@@ -86,6 +91,7 @@ let package = Package(
         .testTarget(name: "DNSTests", dependencies: ["DNS", "BerthCore"]),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "BerthCore", "Netlink"]),
         .testTarget(name: "EtcdTests", dependencies: ["Etcd", "BerthCore"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "BerthCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -9,7 +9,7 @@ extension Controller {
                  afterTeardowns: Bool = false) async throws {
         let network = try network(reference)
         var record = try container(containerReference)
-        guard network.driver == "bridge" else {
+        guard network.hasBridge else {
             throw BerthError.invalid("cannot connect a container to the \(network.name) network (driver \(network.driver))")
         }
         guard NetworkMode.parse(record.networkMode).mode == .networks else {
@@ -36,15 +36,24 @@ extension Controller {
             _ = await waitForTeardowns(network: network.id)
             return try await connect(network: network.id, container: record.id, settings: settings, afterTeardowns: true)
         }
-        let endpoint = try allocated.get()
+        var claimed = [try allocated.get()]
         transitioning.insert(record.id)
         defer { transitioning.remove(record.id) }
+        do {
+            try await claimClusterAddresses(&claimed, for: record)
+        } catch {
+            releaseClusterAddresses(claimed, of: record)
+            releaseAddresses(claimed)
+            throw error
+        }
+        let endpoint = claimed[0]
         do {
             // The new interface routes by default only if no current one does.
             let spec = try interfaceSpec(endpoint, defaultRoute: !record.endpoints.contains { $0.gateway != nil },
                                          defaultRoute6: !record.endpoints.contains { $0.gateway6 != nil })
             try await worker.attach(sandboxPath: sandbox, interface: spec)
         } catch {
+            releaseClusterAddresses([endpoint], of: record)
             releaseAddresses([endpoint])
             throw error
         }
@@ -55,6 +64,7 @@ extension Controller {
             try save(record)
         } catch {
             try? await worker.detach(hostInterface: endpoint.hostInterface)
+            releaseClusterAddresses([endpoint], of: record)
             releaseAddresses([endpoint])
             throw error
         }
@@ -84,6 +94,7 @@ extension Controller {
         try save(record)
         guard let endpoint else { return }
         if record.isRunning { publishDNS(replacing: previous, with: record) }
+        releaseClusterAddresses([endpoint], of: previous)
         // The veth goes in the background; its address stays taken until it is gone.
         let started = ContinuousClock.now
         beginTeardown([endpoint])

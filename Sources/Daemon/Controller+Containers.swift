@@ -41,7 +41,7 @@ extension Controller {
         case .networks:
             guard let primary else { throw BerthError.invalid("no network given") }
             let network = try network(primary)
-            guard network.driver == "bridge" else {
+            guard network.hasBridge else {
                 throw BerthError.invalid("container cannot be attached to network \(network.name) of driver \(network.driver)")
             }
             // Docker clients key the primary network's settings by the mode they sent ("default").
@@ -51,7 +51,7 @@ extension Controller {
                                               links: hostConfig.Links ?? [], macAddress: config.MacAddress))
             for (key, settings) in endpointsConfig where !primaryKeys.contains(key) {
                 let extra = try self.network(key)
-                guard extra.driver == "bridge" else {
+                guard extra.hasBridge else {
                     throw BerthError.invalid("container cannot be attached to network \(extra.name) together with \(network.name)")
                 }
                 attachments.append(try attachment(for: extra, settings: settings, links: [], macAddress: nil))
@@ -179,6 +179,8 @@ extension Controller {
         var launched = false
         var published: [PortMapping] = []
         do {
+            // Overlay addresses are the cluster's: etcd confirms them before anything is made.
+            try await claimClusterAddresses(&endpoints, for: record)
             // Ports first: a port someone else holds refuses the start before any
             // interface exists. Internal networks publish nothing, as in Docker.
             let requests = try Self.portRequests(record.hostConfig, exposed: record.config.ExposedPorts)
@@ -233,6 +235,7 @@ extension Controller {
                 await worker.destroySandbox(path: path, hostInterfaces: endpoints.map(\.hostInterface))
             }
             if !published.isEmpty { await firewall.unpublish(container: record.id) }
+            releaseClusterAddresses(endpoints, of: record)
             releaseAddresses(endpoints)
             if var failed = containers[record.id] {
                 failed.error = "\(error)"
@@ -435,6 +438,7 @@ extension Controller {
         exiting.insert(id)
         defer { exiting.remove(id) }
         publishDNS(removing: running)  // it stops resolving before the slower teardown
+        releaseClusterAddresses(running.endpoints, of: running)  // and on other nodes soon after
         if running.publishedPorts != nil { firewall.unpublishInBackground(container: id) }
         // The network goes down in the background: the caller sees the container stopped
         // without waiting for the kernel, and its addresses stay taken until the

@@ -6,7 +6,7 @@ extension Controller {
     /// User-defined bridge networks get name resolution; the default bridge does not
     /// (as in Docker: there, names resolve only through links).
     func hasEmbeddedDNS(_ network: NetworkRecord) -> Bool {
-        network.driver == "bridge" && !network.predefined
+        network.hasBridge && !network.predefined
     }
 
     /// The resolver address a container on these endpoints uses: the gateway of its first
@@ -33,7 +33,8 @@ extension Controller {
             addNames(of: container, to: &records)
         }
         dnsRecords = records
-        dns.update(records)
+        for endpoint in remoteEndpoints.values where networks[endpoint.networkID] != nil { addRemoteNames(endpoint) }
+        dns.update(dnsRecords)
     }
 
     /// Adds one container's names to the current records: a start or a connect costs the

@@ -10,7 +10,7 @@ extension Controller {
 
     /// What the firewall needs of a network; nil for networks without a bridge.
     func firewallNetwork(_ network: NetworkRecord) -> FirewallNetwork? {
-        guard network.driver == "bridge", let bridge = network.bridgeName else { return nil }
+        guard network.hasBridge, let bridge = network.bridgeName else { return nil }
         let masquerade = configuration.ipMasquerade && Self.flag(network.options[Self.masqueradeOption]) != false
         return FirewallNetwork(bridge: bridge, masquerade: masquerade && !network.isInternal,
                                isInternal: network.isInternal, ipv6: network.subnet6 != nil,

@@ -6,6 +6,8 @@ import IPAM
 extension Controller {
     static let bridgeNameOption = "com.docker.network.bridge.name"
     static let mtuOption = "com.docker.network.driver.mtu"
+    /// How Docker shows an overlay's VNI in `network inspect`.
+    static let vxlanIDOption = "com.docker.network.driver.overlay.vxlanid_list"
 
     // MARK: start-up
 
@@ -32,12 +34,13 @@ extension Controller {
                                    subnet6: nil, gateway6: nil, enableIPv6: false, isInternal: false, attachable: false,
                                    options: [:], labels: [:], predefined: true, mtu: configuration.mtu))
         }
-        for network in networks.values where network.driver == "bridge" {
+        for network in networks.values where network.hasBridge {
             allocators[network.id] = try makeAllocator(network)
             if let subnet6 = network.subnet6.flatMap(IPv6Network.init) {
                 allocators6[network.id] = try IPv6AddressAllocator(subnet: subnet6, reserved: network.gateway6.flatMap(IPv6Address.init).map { [$0] } ?? [])
             }
-            try await worker.ensureBridge(try bridgeSpec(network))
+            // An overlay's devices need the cluster: joining it makes them (joinCluster).
+            if !network.isOverlay { try await worker.ensureBridge(try bridgeSpec(network)) }
         }
     }
 
@@ -116,10 +119,12 @@ extension Controller {
             pools.append(.init(Subnet: subnet6, Gateway: network.gateway6))
         }
         return NetworkResource(
-            Name: network.name, Id: network.id, Created: network.created, Scope: "local", Driver: network.driver,
+            Name: network.name, Id: network.id, Created: network.created, Scope: network.isOverlay ? "global" : "local",
+            Driver: network.driver,
             EnableIPv6: network.enableIPv6, IPAM: IPAMSettings(Driver: "default", Config: pools, Options: nil),
             Internal: network.isInternal, Attachable: network.attachable, Containers: attached,
-            Options: network.options, Labels: network.labels)
+            Options: network.vni.map { network.options.merging([Self.vxlanIDOption: String($0)]) { $1 } } ?? network.options,
+            Labels: network.labels)
     }
 
     /// `network create`: validated whole before anything changes; the bridge device is
@@ -133,7 +138,7 @@ extension Controller {
         switch driver {
         case "bridge": break
         case "overlay":
-            throw BerthError.invalid("overlay networks need a cluster store: start berthd with --cluster-store")
+            return try await createOverlayNetwork(request)
         case "host", "null":
             throw BerthError.invalid("only one instance of \"\(driver)\" network is allowed")
         default:
@@ -289,6 +294,11 @@ extension Controller {
         let users = containersUsing(network)
         guard users.isEmpty else {
             throw BerthError.conflict("error while removing network: network \(network.name) id \(network.id) has active endpoints (\(users.map(\.name).joined(separator: ", ")))")
+        }
+        if network.isOverlay {
+            // Refused by etcd while a container on any node uses it; the other nodes follow.
+            try await removeOverlayNetwork(network)
+            return
         }
         try store.delete(network.storeKey)
         networks[network.id] = nil

@@ -10,6 +10,7 @@ extension Controller {
     /// away is torn down; namespace files, veths and runc containers that no record owns
     /// (a crash in the middle of a start) are removed.
     func bootstrap() async throws {
+        try await prepareCluster()
         try await loadNetworks()
         var loaded: [ContainerRecord] = []
         for entry in try store.list(prefix: StoreKeys.containerPrefix) {
@@ -40,6 +41,7 @@ extension Controller {
             if record.hostConfig.AutoRemove ?? false { try? await removeContainer(record.id, force: true) }
         }
         try startFirewall()
+        try await synchronizeCluster()
         await removeLeftovers()
         await syncDNSListeners()
         publishDNS()
@@ -64,7 +66,7 @@ extension Controller {
                 NamespaceFile.remove(path: configuration.netnsDir + "/" + file)
             }
         }
-        let ownedLinks = Set(running.flatMap { $0.endpoints.map(\.hostInterface) })
+        let ownedLinks = Set(running.flatMap { $0.endpoints.map(\.hostInterface) } + networks.values.compactMap(\.vxlanName))
         let bridges = networks.values.compactMap(\.bridgeName)
         if let ports = try? await worker.bridgePorts(bridges: bridges) {
             let stray = ports.filter { !ownedLinks.contains($0) }

@@ -1,4 +1,5 @@
 import BerthCore
+import Cluster
 import DNS
 import Drivers
 import DockerAPI
@@ -54,8 +55,16 @@ actor Controller {
     /// Per container, interface names (eth1...) whose deletion is still under way.
     var interfacesInTeardown: [String: Set<String>] = [:]
 
+    /// Cluster mode (`--cluster-store`): etcd, and what this node knows of the others.
+    let cluster: ClusterStore?
+    /// Containers of other nodes on overlay networks, by their etcd key.
+    var remoteEndpoints: [String: ClusterEndpoint] = [:]
+    /// The interface carrying this node's advertised address.
+    var underlay: Underlay?
+    var clusterFollower: Task<Void, Never>?
+
     init(configuration: DaemonConfiguration, store: any KeyValueStore, worker: NetworkWorker, firewall: Firewall,
-         runtime: Runtime, logger: Logger, daemonID: String, dns: DNSServer?) {
+         runtime: Runtime, logger: Logger, daemonID: String, dns: DNSServer?, cluster: ClusterStore? = nil) {
         self.configuration = configuration
         self.store = store
         self.worker = worker
@@ -64,6 +73,7 @@ actor Controller {
         self.logger = logger
         self.daemonID = daemonID
         self.dns = dns
+        self.cluster = cluster
     }
 
     // MARK: persistence

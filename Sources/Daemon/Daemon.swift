@@ -1,7 +1,9 @@
 import BerthCore
 import CLinux
+import Cluster
 import DNS
 import Drivers
+import Etcd
 import Firewall
 import Foundation
 import HTTPUnix
@@ -34,8 +36,12 @@ public final class BerthDaemon: Sendable {
         let runtime = try Runtime(configuration: configuration, daemonID: daemonID)
         let dns = DNSServer(upstreams: Controller.upstreams(resolvConf: configuration.resolvConfPath))
         let firewall = try Firewall(options: .init(bridgeNetfilter: Firewall.bridgeNetfilterActive()), logger: logger)
+        var cluster: ClusterStore?
+        if let settings = configuration.cluster {
+            cluster = try await makeClusterStore(settings, daemonID: daemonID, worker: worker)
+        }
         let controller = Controller(configuration: configuration, store: store, worker: worker, firewall: firewall,
-                                    runtime: runtime, logger: logger, daemonID: daemonID, dns: dns)
+                                    runtime: runtime, logger: logger, daemonID: daemonID, dns: dns, cluster: cluster)
         try await controller.bootstrap()
         worker.keepSpareNamespaces(configuration.spareNamespaces, in: configuration.netnsDir)
 
@@ -60,9 +66,38 @@ public final class BerthDaemon: Sendable {
         // Interfaces of containers that stopped just before go before the daemon does
         // (a restart would clean them up too, but the daemon may not come back).
         _ = await controller.waitForTeardowns(timeout: .seconds(5))
+        await controller.leaveCluster()
         await dns.shutdown()
         firewall.stop(removeRules: configuration.cleanupOnExit)
         await worker.dropSpareNamespaces()
+    }
+
+    /// The etcd client and this node's identity; the address is checked and the node
+    /// registered when the controller starts (`prepareCluster`).
+    private func makeClusterStore(_ settings: ClusterConfiguration, daemonID: String, worker: NetworkWorker) async throws -> ClusterStore {
+        var advertise = settings.advertise
+        // Docker's form is ADDRESS:PORT or INTERFACE:PORT; the port has no meaning here.
+        if let colon = advertise.lastIndex(of: ":"), advertise[advertise.index(after: colon)...].allSatisfy(\.isNumber) {
+            advertise = String(advertise[..<colon])
+        }
+        let address: IPv4Address
+        if let parsed = IPv4Address(advertise) {
+            address = parsed
+        } else if let found = try await worker.ipv4Address(ofInterface: advertise) {
+            address = found
+        } else {
+            throw BerthError.invalid("--cluster-advertise \(settings.advertise) is neither an IPv4 address nor an interface with one")
+        }
+        let tls = settings.caFile != nil || settings.certFile != nil || settings.keyFile != nil
+            ? EtcdTLS(caFile: settings.caFile, certFile: settings.certFile, keyFile: settings.keyFile) : nil
+        let client: EtcdClient
+        do {
+            client = try EtcdClient(url: settings.store, tls: tls, timeout: settings.timeout)
+        } catch let error as EtcdError {
+            throw BerthError.invalid("invalid --cluster-store \(settings.store): \(error)")
+        }
+        let node = ClusterNode(id: daemonID, address: address.description, hostname: ProcessInfo.processInfo.hostName)
+        return ClusterStore(client: client, node: node, ttl: settings.ttl, logger: logger)
     }
 
     private func prepareDirectories() throws {

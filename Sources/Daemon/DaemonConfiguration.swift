@@ -1,4 +1,5 @@
 import BerthCore
+import Foundation
 
 /// Everything berthd is told at start.
 public struct DaemonConfiguration: Sendable {
@@ -23,6 +24,9 @@ public struct DaemonConfiguration: Sendable {
     public var ipMasquerade: Bool = true
     /// Remove berth's nftables table when the daemon exits (`--cleanup`).
     public var cleanupOnExit: Bool = false
+    /// Cluster mode: etcd endpoints (`--cluster-store etcd://h:2379,...`), this node's
+    /// underlay address (`--cluster-advertise`), TLS for etcd, and the node lease's TTL.
+    public var cluster: ClusterConfiguration?
 
     public init(root: String = "/var/lib/berth", execRoot: String = "/run/berth", socketPath: String = "/run/berth.sock",
                 bridgeName: String = "berth0", bridgeIP: IPv4Network? = nil, resolvConfPath: String = "/etc/resolv.conf",
@@ -47,4 +51,49 @@ public struct DaemonConfiguration: Sendable {
     var netnsDir: String { execRoot + "/netns" }
     var runcRoot: String { execRoot + "/runc" }
     func containerDir(_ id: String) -> String { containersDir + "/" + id }
+}
+
+/// `--cluster-store`, `--cluster-advertise` and `--cluster-store-opt`, as Docker 20.10 takes them.
+public struct ClusterConfiguration: Sendable {
+    public var store: String
+    /// An IPv4 address of this host, or an interface name (its first IPv4 address);
+    /// Docker's `:port` suffix is accepted and ignored.
+    public var advertise: String
+    public var caFile: String?
+    public var certFile: String?
+    public var keyFile: String?
+    /// How long a node may go silent before the others drop its containers.
+    public var ttl: Duration = .seconds(20)
+    /// How long one etcd request may take before the next member is tried.
+    public var timeout: Duration = .seconds(3)
+
+    public init(store: String, advertise: String) {
+        self.store = store
+        self.advertise = advertise
+    }
+
+    /// Applies `--cluster-store-opt KEY=VALUE` (Docker's names: kv.cacertfile, kv.certfile,
+    /// kv.keyfile, discovery.ttl in seconds; discovery.heartbeat is accepted: the lease is
+    /// renewed every third of the TTL).
+    public mutating func apply(option text: String) throws(BerthError) {
+        guard let equals = text.firstIndex(of: "=") else {
+            throw BerthError.invalid("--cluster-store-opt \(text): want KEY=VALUE")
+        }
+        let key = text[..<equals].trimmingCharacters(in: .whitespaces)
+        let value = String(text[text.index(after: equals)...])
+        switch key {
+        case "kv.cacertfile": caFile = value
+        case "kv.certfile": certFile = value
+        case "kv.keyfile": keyFile = value
+        case "discovery.ttl":
+            guard let seconds = Int(value.hasSuffix("s") ? String(value.dropLast()) : value), (1...3600).contains(seconds) else {
+                throw BerthError.invalid("--cluster-store-opt discovery.ttl=\(value): want whole seconds between 1 and 3600")
+            }
+            ttl = .seconds(seconds)
+        case "discovery.heartbeat":
+            break
+        default:
+            throw BerthError.invalid("unknown --cluster-store-opt \(key) (known: kv.cacertfile, kv.certfile, kv.keyfile, discovery.ttl)")
+        }
+    }
 }

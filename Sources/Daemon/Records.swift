@@ -24,8 +24,14 @@ struct NetworkRecord: Codable, Sendable {
     var predefined: Bool
     /// MTU of the bridge and of container interfaces.
     var mtu: Int
+    /// Overlay networks: the VXLAN network identifier and this node's VXLAN device.
+    var vni: UInt32? = nil
+    var vxlanName: String? = nil
 
     var storeKey: String { StoreKeys.network(id) }
+    /// Containers join it through a veth on a bridge of this node: bridge and overlay networks.
+    var hasBridge: Bool { driver == "bridge" || driver == "overlay" }
+    var isOverlay: Bool { driver == "overlay" }
 }
 
 /// One container interface on one network.

@@ -40,7 +40,7 @@ struct SpareNamespace {
 ///
 /// Requires CAP_NET_ADMIN and CAP_SYS_ADMIN.
 public final class NetworkWorker: Sendable {
-    private let thread: NamespaceThread<HostLinks>
+    let thread: NamespaceThread<HostLinks>
     private let teardowns: TeardownThread
 
     public init() throws(BerthError) {

@@ -120,6 +120,7 @@ struct CompareRequest: Encodable, Equatable {
     var result: String
     var target: String
     var key: Data
+    var range_end: Data?
     var version: WireInt64?
     var create_revision: WireInt64?
     var mod_revision: WireInt64?
@@ -128,7 +129,7 @@ struct CompareRequest: Encodable, Equatable {
 
     init(_ compare: Compare) {
         result = compare.op.rawValue
-        key = Wire.bytes(compare.key)
+        (key, range_end) = Wire.range(compare.key, prefix: compare.prefix)
         switch compare.target {
         case .version(let v):
             target = "VERSION"

@@ -72,11 +72,20 @@ public struct Compare: Sendable, Equatable {
     public var key: String
     public var op: Operator
     public var target: Target
+    /// Compare every key under `key` instead of the one key. With no key there, etcd
+    /// compares an absent key, so `createRevision == 0` means "nothing under this prefix".
+    public var prefix: Bool
 
-    public init(key: String, _ op: Operator, _ target: Target) {
+    public init(key: String, _ op: Operator, _ target: Target, prefix: Bool = false) {
         self.key = key
         self.op = op
         self.target = target
+        self.prefix = prefix
+    }
+
+    /// Holds when no key exists under `prefix`.
+    public static func prefixEmpty(_ prefix: String) -> Compare {
+        Compare(key: prefix, .equal, .createRevision(0), prefix: true)
     }
 
     public static func version(_ key: String, _ op: Operator, _ version: Int64) -> Compare {

@@ -26,4 +26,24 @@ public struct SubnetPool: Sendable {
         }
         throw BerthError(.exhausted, "all predefined address pools have been fully subnetted: give a subnet with --subnet")
     }
+
+    /// The first `prefixLength` block of `base` that overlaps none of `inUse`, counted out
+    /// one block at a time instead of listed: Docker's overlay pool, 10.0.0.0/8 in /24s, has
+    /// 65,536 of them.
+    public static func firstFree(in base: IPv4Network, prefixLength: Int, avoiding inUse: [IPv4Network]) throws(BerthError) -> IPv4Network {
+        guard prefixLength >= base.prefixLength, prefixLength <= 30 else {
+            throw BerthError.invalid("cannot cut /\(prefixLength) blocks out of \(base)")
+        }
+        let count = UInt64(1) << UInt64(prefixLength - base.prefixLength)
+        let step = UInt64(1) << UInt64(32 - prefixLength)
+        for block in 0..<count {
+            let address = IPv4Address(UInt32(truncatingIfNeeded: UInt64(base.networkAddress.value) + block * step))
+            guard let candidate = IPv4Network(address: address, prefixLength: prefixLength) else { continue }
+            if !inUse.contains(where: { $0.overlaps(candidate) }) { return candidate }
+        }
+        throw BerthError(.exhausted, "the address pool \(base) has no free /\(prefixLength) left: give a subnet with --subnet")
+    }
+
+    /// Where overlay networks take their subnet from when none is given, as in Docker.
+    public static let overlayBase = IPv4Network(address: IPv4Address(10, 0, 0, 0), prefixLength: 8)
 }

@@ -69,9 +69,11 @@ extension NetlinkRequest {
 
     /// Creates a VXLAN device for an overlay: VNI, local tunnel address, UDP port,
     /// the underlay device, and (off by default, as Docker does) source-address learning.
+    /// With `proxy` the device answers ARP/NDP itself from its neighbour table, so address
+    /// resolution for remote containers never floods the underlay.
     public static func createVXLAN(
         name: String, vni: UInt32, localAddress: IPAddress? = nil, port: UInt16 = 4789,
-        underlayIndex: Int32? = nil, learning: Bool = false, mtu: Int? = nil, up: Bool = false
+        underlayIndex: Int32? = nil, learning: Bool = false, proxy: Bool = false, mtu: Int? = nil, up: Bool = false
     ) throws -> NetlinkRequest {
         try validateInterfaceName(name)
         return link("create vxlan \(name)", flags: create | Flag.echo, header: upHeader(up: up)) { attributes in
@@ -89,6 +91,7 @@ extension NetlinkRequest {
                     if let underlayIndex { data.append(IFLA.vxlanLink, int32: underlayIndex) }
                     data.append(IFLA.vxlanPort, bigEndian16: port)
                     data.append(IFLA.vxlanLearning, uint8: learning ? 1 : 0)
+                    if proxy { data.append(IFLA.vxlanProxy, uint8: 1) }
                 }
             }
         }

@@ -57,12 +57,12 @@ extension RouteNetlink {
     @discardableResult
     public func createVXLAN(
         name: String, vni: UInt32, localAddress: IPAddress? = nil, port: UInt16 = 4789,
-        underlayIndex: Int32? = nil, learning: Bool = false, mtu: Int? = nil, up: Bool = false
+        underlayIndex: Int32? = nil, learning: Bool = false, proxy: Bool = false, mtu: Int? = nil, up: Bool = false
     ) throws -> Int32 {
         try createLink(
             .createVXLAN(
                 name: name, vni: vni, localAddress: localAddress, port: port,
-                underlayIndex: underlayIndex, learning: learning, mtu: mtu, up: up),
+                underlayIndex: underlayIndex, learning: learning, proxy: proxy, mtu: mtu, up: up),
             name: name)
     }
 

@@ -33,6 +33,13 @@ struct Berthd: AsyncParsableCommand {
     var ipMasquerade = true
     @Flag(name: .customLong("cleanup"), help: "Remove berth's nftables rules when the daemon exits")
     var cleanup = false
+    @Option(name: .customLong("cluster-store"), help: "etcd for overlay networks: etcd://HOST:2379[,HOST:2379...]")
+    var clusterStore: String?
+    @Option(name: .customLong("cluster-advertise"), help: "This node's underlay address (IP or interface) the others reach it at")
+    var clusterAdvertise: String?
+    @Option(name: .customLong("cluster-store-opt"),
+            help: "kv.cacertfile=PATH, kv.certfile=PATH, kv.keyfile=PATH (TLS to etcd), discovery.ttl=SECONDS (node lease)")
+    var clusterStoreOptions: [String] = []
 
     func validate() throws {
         guard host.hasPrefix("unix://") || host.hasPrefix("/") else {
@@ -47,6 +54,13 @@ struct Berthd: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level \(logLevel)") }
         guard (68...65535).contains(mtu) else { throw ValidationError("--mtu must be between 68 and 65535") }
         guard (0...64).contains(spareNamespaces) else { throw ValidationError("--spare-namespaces must be between 0 and 64") }
+        if clusterStore != nil, clusterAdvertise == nil {
+            throw ValidationError("--cluster-store needs --cluster-advertise (this node's address)")
+        }
+        if clusterStore == nil, clusterAdvertise != nil || !clusterStoreOptions.isEmpty {
+            throw ValidationError("--cluster-advertise and --cluster-store-opt need --cluster-store")
+        }
+        _ = try clusterConfiguration()
     }
 
     func run() async throws {
@@ -63,11 +77,23 @@ struct Berthd: AsyncParsableCommand {
             resolvConfPath: resolvConf, runcPath: runtime, mtu: mtu, spareNamespaces: spareNamespaces)
         configuration.ipMasquerade = ipMasquerade
         configuration.cleanupOnExit = cleanup
+        configuration.cluster = try clusterConfiguration()
         do {
             try await BerthDaemon(configuration: configuration, logger: logger).run()
         } catch {
             logger.critical("berthd cannot start: \(error)")
             throw ExitCode(1)
         }
+    }
+
+    func clusterConfiguration() throws -> ClusterConfiguration? {
+        guard let clusterStore, let clusterAdvertise else { return nil }
+        var cluster = ClusterConfiguration(store: clusterStore, advertise: clusterAdvertise)
+        do {
+            for option in clusterStoreOptions { try cluster.apply(option: option) }
+        } catch {
+            throw ValidationError(error.message)
+        }
+        return cluster
     }
 }

@@ -55,6 +55,19 @@ struct EtcdLiveTests {
         }
     }
 
+    @Test func prefixCompareHoldsOnlyForAnEmptyPrefix() async throws {
+        try await EtcdTestCluster.with { cluster in
+            let etcd = try cluster.client()
+            try await etcd.put("/e/n10/x", "other network")  // sorts after "/e/n1/" but is outside it
+            let empty = try await etcd.txn(compare: [.prefixEmpty("/e/n1/")], success: [.put(key: "/ok", value: [], lease: nil)])
+            #expect(empty.succeeded)
+            try await etcd.put("/e/n1/10.0.0.2", "c1")
+            let used = try await etcd.txn(compare: [.prefixEmpty("/e/n1/")], success: [.put(key: "/ok", value: [], lease: nil)])
+            #expect(!used.succeeded)
+            await etcd.close()
+        }
+    }
+
     @Test func concurrentCreateIfAbsentHasOneWinner() async throws {
         try await EtcdTestCluster.with { cluster in
             let etcd = try cluster.client()

@@ -52,6 +52,11 @@ struct JSONTests {
         #expect(try json(request) == expected)
     }
 
+    @Test func prefixCompareCarriesARangeEnd() throws {
+        #expect(try json(CompareRequest(.prefixEmpty("/e/n1/")))
+            == #"{"create_revision":"0","key":"L2UvbjEv","range_end":"L2UvbjEw","result":"EQUAL","target":"CREATE"}"#)
+    }
+
     @Test func watchRequest() throws {
         #expect(try json(WatchCreateRequest(key: "/berth/", prefix: true, startRevision: 2))
             == #"{"create_request":{"key":"L2JlcnRoLw==","range_end":"L2JlcnRoMA==","start_revision":"2"}}"#)

@@ -1,0 +1,388 @@
+import BerthCore
+import Cluster
+import DNS
+import DockerAPI
+import Drivers
+import Foundation
+import IPAM
+
+/// Cluster mode: overlay networks shared through etcd.
+///
+/// etcd decides everything two nodes could race on (names, VNIs, subnets, addresses);
+/// each node then makes its own copy of what etcd holds: the overlay's bridge and VXLAN
+/// device, a static forwarding and neighbour entry per container of another node, and
+/// those containers' names in the embedded DNS.
+extension Controller {
+    static let overlayOverhead = 50  // outer Ethernet, IPv4, UDP and VXLAN headers
+    static let firstVNI: UInt32 = 256
+    static let lastVNI: UInt32 = (1 << 24) - 1
+
+    // MARK: joining
+
+    /// First step at start-up, before anything local changes: the advertised address must
+    /// be this host's, etcd must answer, and no other node may advertise the same address.
+    func prepareCluster() async throws {
+        guard let cluster else { return }
+        guard let advertise = IPv4Address(cluster.node.address) else {
+            throw BerthError.invalid("--cluster-advertise \(cluster.node.address) is not an IPv4 address")
+        }
+        guard let underlay = try await worker.underlay(for: advertise) else {
+            throw BerthError.invalid("--cluster-advertise \(advertise) is not an address of this host")
+        }
+        guard underlay.mtu - Self.overlayOverhead >= 68 else {
+            throw BerthError.invalid("the underlay \(underlay.name) has MTU \(underlay.mtu): too small for VXLAN")
+        }
+        self.underlay = underlay
+        try await cluster.join()
+    }
+
+    /// After the local state is loaded: brings overlays in line with etcd, writes the
+    /// endpoints of containers still running here under the new lease, programs the other
+    /// nodes' containers, and follows etcd from then on.
+    func synchronizeCluster() async throws {
+        guard let cluster else { return }
+        let snapshot = try await cluster.snapshot()
+        for network in networks.values where network.isOverlay && snapshot.networks[network.id] == nil {
+            await dematerialize(network.id)
+        }
+        await applyCluster(ClusterState().changes(to: snapshot))
+        try await cluster.resynchronize(running: runningClusterEndpoints(), in: snapshot)
+        let logger = self.logger
+        clusterFollower = Task { [weak self] in
+            await ClusterFollower.run(store: cluster, from: snapshot, logger: logger) { [weak self] changes in
+                await self?.applyCluster(changes)
+            }
+        }
+    }
+
+    func leaveCluster() async {
+        clusterFollower?.cancel()
+        clusterFollower = nil
+        // Containers keep running: the node's entries expire with its lease unless the
+        // daemon is back (and renews them) within the TTL.
+        await cluster?.leave(revoke: false)
+    }
+
+    // MARK: following
+
+    /// Acts on changes etcd reported, in order. A failed step is logged and the rest go on:
+    /// one bad network must not keep a node from following the others.
+    func applyCluster(_ changes: [ClusterChange]) async {
+        guard let cluster else { return }
+        var neighbourChanges: [String: (adding: [RemoteNeighbour], removing: [RemoteNeighbour])] = [:]
+        var namesChanged = false
+        for change in changes {
+            switch change {
+            case .networkAdded(let overlay):
+                do { try await materialize(overlay) } catch {
+                    logger.error("cannot set up overlay network", metadata: ["name": .string(overlay.name), "error": .string("\(error)")])
+                }
+            case .networkRemoved(let overlay):
+                if let vxlan = networks[overlay.id]?.vxlanName { neighbourChanges[vxlan] = nil }
+                await dematerialize(overlay.id)
+            case .endpointAdded(let endpoint) where endpoint.nodeID != cluster.node.id:
+                if let old = remoteEndpoints.updateValue(endpoint, forKey: endpoint.key) { forgetRemote(old) }
+                guard let network = networks[endpoint.networkID], let vxlan = network.vxlanName,
+                      let address = IPv4Address(endpoint.address) else { continue }
+                try? allocators[network.id]?.allocate(address)
+                addRemoteNames(endpoint)
+                namesChanged = true
+                if let neighbour = Self.neighbour(endpoint) { neighbourChanges[vxlan, default: ([], [])].adding.append(neighbour) }
+            case .endpointRemoved(let endpoint) where endpoint.nodeID != cluster.node.id:
+                guard let known = remoteEndpoints.removeValue(forKey: endpoint.key) else { continue }
+                forgetRemote(known)
+                namesChanged = true
+                if let vxlan = networks[known.networkID]?.vxlanName, let neighbour = Self.neighbour(known) {
+                    neighbourChanges[vxlan, default: ([], [])].removing.append(neighbour)
+                }
+            case .endpointAdded, .endpointRemoved:
+                break  // this node's own: in place already
+            case .nodeAdded(let node):
+                logger.info("cluster node up", metadata: ["address": .string(node.address), "host": .string(node.hostname)])
+            case .nodeRemoved(let node):
+                logger.info("cluster node gone", metadata: ["address": .string(node.address), "host": .string(node.hostname)])
+            }
+        }
+        if namesChanged, let dns { dns.update(dnsRecords) }
+        for (vxlan, change) in neighbourChanges {
+            do {
+                try await worker.updateRemoteNeighbours(vxlan: vxlan, adding: change.adding, removing: change.removing)
+            } catch {
+                logger.error("cannot program remote containers", metadata: ["device": .string(vxlan), "error": .string("\(error)")])
+            }
+        }
+    }
+
+    /// Releases what a remote endpoint held here: its address and its names. Its
+    /// forwarding entry is removed by the caller, batched with the others.
+    private func forgetRemote(_ endpoint: ClusterEndpoint) {
+        if let address = IPv4Address(endpoint.address) { allocators[endpoint.networkID]?.release(address) }
+        guard let address = IPAddress(endpoint.address) else { return }
+        dnsRecords.removeContainer(id: endpoint.containerID, name: endpoint.containerName,
+                                   endpoints: [DNSEndpoint(network: endpoint.networkID, addresses: [address], aliases: endpoint.aliases)])
+    }
+
+    /// Names of containers on other nodes: resolvable by every container here on the same
+    /// overlay. They never ask this node's DNS themselves, so they are no requesters here.
+    func addRemoteNames(_ endpoint: ClusterEndpoint) {
+        guard let address = IPAddress(endpoint.address) else { return }
+        dnsRecords.add(names: [endpoint.containerName] + endpoint.aliases, addresses: [address], network: endpoint.networkID)
+        dnsRecords.add(names: [String(endpoint.containerID.prefix(12))], addresses: [address], network: endpoint.networkID, reverse: false)
+    }
+
+    static func neighbour(_ endpoint: ClusterEndpoint) -> RemoteNeighbour? {
+        guard let address = IPv4Address(endpoint.address), let mac = MACAddress(endpoint.mac),
+              let vtep = IPv4Address(endpoint.node) else { return nil }
+        return RemoteNeighbour(address: address, mac: mac, vtep: vtep)
+    }
+
+    // MARK: this node's copy of an overlay
+
+    func overlaySpec(_ network: NetworkRecord) throws(BerthError) -> OverlaySpec {
+        guard let cluster, let vni = network.vni, let vxlan = network.vxlanName,
+              let local = IPv4Address(cluster.node.address) else {
+            throw BerthError(.internal, "network \(network.name) is missing its overlay settings")
+        }
+        return OverlaySpec(bridge: try bridgeSpec(network), vxlanName: vxlan, vni: vni, local: local)
+    }
+
+    /// Makes the overlay exist on this node (idempotent): record, address pool, devices,
+    /// firewall entries and DNS.
+    func materialize(_ overlay: OverlayNetwork) async throws {
+        guard let underlay else { throw BerthError(.internal, "cluster mode without an underlay") }
+        let isNew = networks[overlay.id] == nil
+        let record: NetworkRecord
+        if let existing = networks[overlay.id] {
+            record = existing
+        } else {
+            if let clash = networks.values.first(where: { $0.name == overlay.name }) {
+                throw BerthError.conflict("a local \(clash.driver) network is named \(overlay.name) too")
+            }
+            let shortID = String(overlay.id.prefix(12))
+            record = NetworkRecord(
+                id: overlay.id, name: overlay.name, driver: "overlay", created: overlay.created,
+                bridgeName: "ov-" + shortID, subnet: overlay.subnet, gateway: overlay.gateway, ipRange: overlay.ipRange,
+                auxiliaryAddresses: [:], subnet6: nil, gateway6: nil, enableIPv6: false, isInternal: overlay.isInternal,
+                attachable: overlay.attachable, options: overlay.options, labels: overlay.labels, predefined: false,
+                mtu: underlay.mtu - Self.overlayOverhead, vni: overlay.vni, vxlanName: "vx-" + shortID)
+            // Taken before the first await, so a concurrent materialize sees it.
+            networks[record.id] = record
+            allocators[record.id] = try makeAllocator(record)
+            for endpoint in remoteEndpoints.values where endpoint.networkID == record.id {
+                if let address = IPv4Address(endpoint.address) { try? allocators[record.id]?.allocate(address) }
+            }
+        }
+        let spec = try overlaySpec(record)
+        do {
+            try await worker.ensureOverlay(spec, underlayIndex: underlay.index)
+            if let rules = firewallNetwork(record) { try await firewall.addNetwork(rules) }
+            if isNew { try save(record) }
+        } catch {
+            if isNew {
+                networks[record.id] = nil
+                allocators[record.id] = nil
+                try? await firewall.removeNetwork(bridge: spec.bridge.name)
+                try? await worker.removeOverlay(spec)
+            }
+            throw error
+        }
+        if isNew {
+            await syncDNSListeners()
+            publishDNS()
+            logger.info("overlay network ready", metadata: ["name": .string(record.name), "vni": .stringConvertible(overlay.vni)])
+        }
+    }
+
+    /// Removes this node's copy of an overlay that is gone from the cluster. Kept while a
+    /// container here still runs on it (its endpoint was lost with an expired lease).
+    func dematerialize(_ id: String) async {
+        guard let record = networks[id], record.isOverlay else { return }
+        let running = containersUsing(record).filter(\.isRunning)
+        guard running.isEmpty else {
+            logger.warning("overlay network removed from the cluster but still used here",
+                           metadata: ["name": .string(record.name), "containers": .string(running.map(\.name).joined(separator: ","))])
+            return
+        }
+        networks[id] = nil
+        allocators[id] = nil
+        for (key, endpoint) in remoteEndpoints where endpoint.networkID == id { remoteEndpoints[key] = nil }
+        do { try store.delete(record.storeKey) } catch {
+            logger.warning("cannot forget the network", metadata: ["name": .string(record.name), "error": .string("\(error)")])
+        }
+        await syncDNSListeners()
+        publishDNS()
+        _ = await waitForTeardowns(network: id)
+        if let bridge = record.bridgeName { try? await firewall.removeNetwork(bridge: bridge) }
+        if let spec = try? overlaySpec(record) {
+            do { try await worker.removeOverlay(spec) } catch {
+                logger.warning("cannot remove overlay devices", metadata: ["name": .string(record.name), "error": .string("\(error)")])
+            }
+        }
+        logger.info("overlay network removed", metadata: ["name": .string(record.name)])
+    }
+
+    // MARK: API
+
+    /// `network create -d overlay`: validated here, decided by one etcd transaction, and
+    /// usable on this node when it returns; the other nodes follow through their watch.
+    func createOverlayNetwork(_ request: NetworkCreateRequest) async throws -> NetworkRecord {
+        guard let cluster else {
+            throw BerthError.invalid("overlay networks need a cluster store: start berthd with --cluster-store and --cluster-advertise")
+        }
+        guard !(request.EnableIPv6 ?? false) else { throw BerthError.invalid("IPv6 on overlay networks is not supported") }
+        let pools = (request.IPAM?.Config ?? []).filter { $0.Subnet != nil || $0.Gateway != nil || $0.IPRange != nil }
+        guard pools.count <= 1 else { throw BerthError.invalid("an overlay network takes one IPv4 subnet") }
+        let pool = pools.first
+        if pool?.Subnet == nil, pool?.Gateway != nil || pool?.IPRange != nil {
+            throw BerthError.invalid("a gateway or ip range needs a subnet")
+        }
+        var requestedSubnet: IPv4Network?
+        if let text = pool?.Subnet {
+            guard let parsed = IPv4Network(text) else { throw BerthError.invalid("invalid subnet \(text): not an IPv4 CIDR") }
+            guard parsed.isCanonical else {
+                throw BerthError.invalid("invalid subnet \(text): host bits are set, did you mean \(parsed.canonical)?")
+            }
+            guard parsed.prefixLength <= 30 else { throw BerthError.invalid("subnet \(text) is too small") }
+            requestedSubnet = parsed
+        }
+        if let text = pool?.AuxiliaryAddresses, !text.isEmpty {
+            throw BerthError.invalid("auxiliary addresses are not supported on overlay networks")
+        }
+        let options = request.Options ?? [:]
+        for option in Self.booleanOptions {
+            if let text = options[option], Self.flag(text) == nil {
+                throw BerthError.invalid("invalid value \"\(text)\" for \(option): true or false")
+            }
+        }
+        let name = request.Name
+        let localNetworks = networks.values.filter { !$0.isOverlay }.compactMap { network in
+            network.subnet.flatMap(IPv4Network.init).map { (network.name, $0) }
+        }
+        let hostNetworks = try await worker.hostNetworks(excludingBridges: networks.values.compactMap(\.bridgeName))
+        guard let poolBase = SubnetPool.overlayBase else { throw BerthError(.internal, "bad overlay pool") }
+        let id = Identifiers.random()
+        let created = Self.timestamp()
+        let gatewayText = pool?.Gateway
+        let rangeText = pool?.IPRange
+        let overlay = try await cluster.createNetwork { existing throws(BerthError) -> OverlayNetwork in
+            if existing.contains(where: { $0.name == name }) {
+                throw BerthError.conflict("network with name \(name) already exists")
+            }
+            let taken = existing.compactMap { network in IPv4Network(network.subnet).map { (network.name, $0) } } + localNetworks
+            let subnet: IPv4Network
+            if let requestedSubnet {
+                if let clash = taken.first(where: { $0.1.overlaps(requestedSubnet) }) {
+                    throw BerthError.conflict("subnet \(requestedSubnet) overlaps with network \(clash.0) (\(clash.1))")
+                }
+                subnet = requestedSubnet
+            } else {
+                subnet = try SubnetPool.firstFree(in: poolBase, prefixLength: 24, avoiding: taken.map(\.1) + hostNetworks)
+            }
+            let gateway: IPv4Address
+            if let gatewayText {
+                guard let parsed = IPv4Address(gatewayText), subnet.contains(parsed), parsed != subnet.networkAddress,
+                      parsed != subnet.broadcast else {
+                    throw BerthError.invalid("gateway \(gatewayText) is not a usable address of subnet \(subnet)")
+                }
+                gateway = parsed
+            } else {
+                gateway = IPv4Address(subnet.address.value + 1)
+            }
+            if let rangeText {
+                guard let range = IPv4Network(rangeText), range.isCanonical, subnet.contains(range.address),
+                      range.prefixLength >= subnet.prefixLength else {
+                    throw BerthError.invalid("ip range \(rangeText) is not inside subnet \(subnet)")
+                }
+            }
+            let used = Set(existing.map(\.vni))
+            guard let vni = (Self.firstVNI...Self.lastVNI).first(where: { !used.contains($0) }) else {
+                throw BerthError(.exhausted, "no VXLAN network identifier is free")
+            }
+            return OverlayNetwork(
+                id: id, name: name, subnet: subnet.description, gateway: gateway.description, ipRange: rangeText,
+                vni: vni, created: created, attachable: request.Attachable ?? false, isInternal: request.Internal ?? false,
+                options: options, labels: request.Labels ?? [:])
+        }
+        do {
+            try await materialize(overlay)
+        } catch {
+            try? await cluster.removeNetwork(overlay)
+            throw error
+        }
+        guard let record = networks[overlay.id] else { throw BerthError.notFound("network \(name) was removed meanwhile") }
+        logger.info("overlay network created", metadata: ["name": .string(name), "subnet": .string(overlay.subnet)])
+        return record
+    }
+
+    func removeOverlayNetwork(_ network: NetworkRecord) async throws {
+        guard let cluster else { throw BerthError.invalid("overlay networks need a cluster store") }
+        guard let overlay = Self.overlay(network) else { throw BerthError(.internal, "network \(network.name) has no VNI") }
+        try await cluster.removeNetwork(overlay)
+        await dematerialize(network.id)
+    }
+
+    static func overlay(_ network: NetworkRecord) -> OverlayNetwork? {
+        guard let vni = network.vni, let subnet = network.subnet, let gateway = network.gateway else { return nil }
+        return OverlayNetwork(
+            id: network.id, name: network.name, subnet: subnet, gateway: gateway, ipRange: network.ipRange, vni: vni,
+            created: network.created, attachable: network.attachable, isInternal: network.isInternal,
+            options: network.options, labels: network.labels)
+    }
+
+    // MARK: addresses
+
+    func clusterEndpoint(_ endpoint: EndpointRecord, of container: ContainerRecord) -> ClusterEndpoint? {
+        guard let cluster, networks[endpoint.networkID]?.isOverlay == true, let address = endpoint.ipv4 else { return nil }
+        return ClusterEndpoint(
+            endpointID: endpoint.id, networkID: endpoint.networkID, address: address, mac: endpoint.mac, containerID: container.id,
+            containerName: container.name, aliases: endpoint.aliases, node: cluster.node.address, nodeID: cluster.node.id)
+    }
+
+    func runningClusterEndpoints() -> [ClusterEndpoint] {
+        containers.values.filter { $0.isRunning && !exiting.contains($0.id) }.flatMap { container in
+            container.endpoints.compactMap { clusterEndpoint($0, of: container) }
+        }
+    }
+
+    /// Claims the overlay addresses of a starting container in etcd. The local pool made
+    /// the first guess; an address another node took meanwhile stays marked taken here
+    /// (its endpoint will arrive through the watch) and the next one is tried.
+    func claimClusterAddresses(_ endpoints: inout [EndpointRecord], for container: ContainerRecord) async throws {
+        guard let cluster else { return }
+        for index in endpoints.indices where networks[endpoints[index].networkID]?.isOverlay == true {
+            var attempts = 0
+            while let claim = clusterEndpoint(endpoints[index], of: container) {
+                if try await cluster.claim(claim) { break }
+                attempts += 1
+                let networkName = endpoints[index].networkName
+                guard endpoints[index].requestedIPv4 == nil else {
+                    throw BerthError.conflict("address \(claim.address) is already in use on network \(networkName)")
+                }
+                guard attempts < 64, var allocator = allocators[claim.networkID] else {
+                    throw BerthError(.exhausted, "no free address found on network \(networkName)")
+                }
+                let next = try allocator.allocate()
+                allocators[claim.networkID] = allocator
+                endpoints[index].ipv4 = next.description
+                if endpoints[index].requestedMAC == nil { endpoints[index].mac = MACAddress(derivedFrom: next).description }
+            }
+        }
+    }
+
+    /// Gives a container's overlay addresses back in etcd, in the background: the caller
+    /// does not wait for etcd, and a claim that was never made is left alone.
+    func releaseClusterAddresses(_ endpoints: [EndpointRecord], of container: ContainerRecord) {
+        guard let cluster else { return }
+        let claims = endpoints.compactMap { clusterEndpoint($0, of: container) }
+        guard !claims.isEmpty else { return }
+        let logger = self.logger
+        Task {
+            for claim in claims {
+                do { try await cluster.release(claim) } catch {
+                    // The lease still ends it: when this node goes, so does the claim.
+                    logger.warning("cannot release an overlay address", metadata: ["address": .string(claim.address), "error": .string("\(error)")])
+                }
+            }
+        }
+    }
+}
