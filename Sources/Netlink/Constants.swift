@@ -103,7 +103,7 @@ package enum IFLA {
     package static let vxlanLink: UInt16 = 3
     package static let vxlanLocal: UInt16 = 4
     package static let vxlanLearning: UInt16 = 7
-    package static let vxlanProxy: UInt16 = 10
+    package static let vxlanProxy: UInt16 = 11
     package static let vxlanPort: UInt16 = 15
     package static let vxlanLocal6: UInt16 = 17
 
