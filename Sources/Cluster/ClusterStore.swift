@@ -274,8 +274,11 @@ public final class ClusterStore: Sendable {
 
     /// After a restart: writes the endpoints of containers still running here under the
     /// new lease, and deletes this node's other endpoints (containers that died meanwhile).
-    public func resynchronize(running: [ClusterEndpoint], in state: ClusterState) async throws(BerthError) {
+    /// Returns the endpoints whose address another node took while this one was away.
+    @discardableResult
+    public func resynchronize(running: [ClusterEndpoint], in state: ClusterState) async throws(BerthError) -> [ClusterEndpoint] {
         guard let lease else { throw BerthError(.unavailable, "this node is not registered in the cluster store") }
+        var lost: [ClusterEndpoint] = []
         let wanted = Dictionary(running.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         do {
             for stale in state.endpoints.values where stale.nodeID == node.id && wanted[stale.key] == nil {
@@ -284,16 +287,30 @@ public final class ClusterStore: Sendable {
                     success: [.delete(key: stale.key, prefix: false)])
             }
             for endpoint in wanted.values {
-                let result = try await client.txn(
-                    compare: [.createRevision(ClusterKeys.network(endpoint.networkID), .greater, 0)],
-                    success: [.put(key: endpoint.key, value: try Self.encode(endpoint), lease: lease)])
-                if result.succeeded { ownEndpoints.withLock { $0[endpoint.key] = endpoint } }
+                let value = try Self.encode(endpoint)
+                let network = Compare.createRevision(ClusterKeys.network(endpoint.networkID), .greater, 0)
+                // Free, or still this endpoint's own (from before the restart): write it under
+                // the new lease. Taken by another container while this node was away: leave it.
+                var result = try await client.txn(
+                    compare: [network, .createRevision(endpoint.key, .equal, 0)],
+                    success: [.put(key: endpoint.key, value: value, lease: lease)])
+                if !result.succeeded {
+                    result = try await client.txn(
+                        compare: [network, .value(endpoint.key, .equal, value)],
+                        success: [.put(key: endpoint.key, value: value, lease: lease)])
+                }
+                if result.succeeded {
+                    ownEndpoints.withLock { $0[endpoint.key] = endpoint }
+                } else {
+                    lost.append(endpoint)
+                }
             }
         } catch let error as BerthError {
             throw error
         } catch {
             throw Self.unavailable("cannot resynchronise this node's endpoints", error)
         }
+        return lost
     }
 
     // MARK: helpers

@@ -46,7 +46,11 @@ extension Controller {
             await dematerialize(network.id)
         }
         await applyCluster(ClusterState().changes(to: snapshot))
-        try await cluster.resynchronize(running: runningClusterEndpoints(), in: snapshot)
+        for lost in try await cluster.resynchronize(running: runningClusterEndpoints(), in: snapshot) {
+            // Two containers now share an address: say so loudly; the operator picks one.
+            logger.error("another node took a container's overlay address while this node was away",
+                         metadata: ["container": .string(lost.containerName), "address": .string(lost.address)])
+        }
         let logger = self.logger
         clusterFollower = Task { [weak self] in
             await ClusterFollower.run(store: cluster, from: snapshot, logger: logger) { [weak self] changes in

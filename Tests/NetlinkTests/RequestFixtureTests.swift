@@ -223,6 +223,24 @@ import Testing
         #expect(request.encoded(sequence: 20).hexString == fixture)
     }
 
+    @Test func createVXLANWithARPProxy() throws {
+        let request = try NetlinkRequest.createVXLAN(name: "vx-7", vni: 256, localAddress: IPAddress("10.99.0.1"), proxy: true, mtu: 1450)
+        let fixture = hex(
+            "70000000 1000 0d06 15000000 00000000",          // 112 bytes, seq 21
+            "00 00 0000 00000000 00000000 00000000",
+            "0900 0300", ascii("vx-7"), "00 000000",         // IFLA_IFNAME "vx-7\0" (9) + 3 pad
+            "0800 0400 aa050000",                            // IFLA_MTU 1450
+            "3c00 1280",                                     // IFLA_LINKINFO, 60 bytes
+            "  0a00 0100", ascii("vxlan"), "00 0000",        //   IFLA_INFO_KIND "vxlan\0"
+            "  2c00 0280",                                   //   IFLA_INFO_DATA, 44 bytes
+            "    0800 0100 00010000",                        //     IFLA_VXLAN_ID 256
+            "    0800 0400 0a630001",                        //     IFLA_VXLAN_LOCAL 10.99.0.1
+            "    0600 0f00 12b5 0000",                       //     IFLA_VXLAN_PORT 4789
+            "    0500 0700 00 000000",                       //     IFLA_VXLAN_LEARNING 0
+            "    0500 0b00 01 000000")                       //     IFLA_VXLAN_PROXY 1 (attribute 11)
+        #expect(request.encoded(sequence: 21).hexString == fixture)
+    }
+
     @Test func addFDBAppendOnVXLAN() throws {
         let request = NetlinkRequest.addFDB(
             mac: try #require(MACAddress("00:00:00:00:00:00")), index: 6,
