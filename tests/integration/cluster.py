@@ -28,6 +28,7 @@ class Underlay:
         self.members = {}  # name -> (address, Popen)
         self.member_addresses = {}
         self.processes = []
+        self.tls = None  # (ca, cert, key) when clients must use TLS
         run(["ip", "netns", "add", self.netns])
         self.sh(f"ip link set lo up && ip link add ul0 type bridge && ip link set ul0 up "
                 f"&& ip addr add {UNDERLAY_PREFIX}.254/24 dev ul0")
@@ -44,13 +45,16 @@ class Underlay:
         return f"{UNDERLAY_PREFIX}.{index}"
 
     # --- etcd -----------------------------------------------------------------
-    def start_etcd(self, count=1):
-        """Starts `count` members at 10.99.0.201...; returns the --cluster-store value."""
+    def start_etcd(self, count=1, tls=False):
+        """Starts `count` members at 10.99.0.201...; returns the --cluster-store value.
+        With `tls`, clients must present a certificate signed by a CA made for the test."""
         names = [f"m{i + 1}" for i in range(count)]
         for i, name in enumerate(names):
             address = f"{UNDERLAY_PREFIX}.{201 + i}"
             self.sh(f"ip addr add {address}/24 dev ul0")
             self.member_addresses[name] = address
+        if tls:
+            self.tls = self.make_certificates(list(self.member_addresses.values()))
         self.initial_cluster = ",".join(f"{n}=http://{self.member_addresses[n]}:2380" for n in names)
         for name in names:
             self.start_member(name, state="new")
@@ -61,13 +65,38 @@ class Underlay:
         names = names or list(self.member_addresses)
         return "etcd://" + ",".join(f"{self.member_addresses[n]}:2379" for n in names)
 
+    def make_certificates(self, addresses):
+        """A CA, a server certificate for the members' addresses, and a client certificate."""
+        d = self.dir
+        with open(f"{d}/server.ext", "w") as f:
+            f.write("subjectAltName=" + ",".join(f"IP:{a}" for a in addresses) + "\nextendedKeyUsage=serverAuth,clientAuth\n")
+        with open(f"{d}/client.ext", "w") as f:
+            f.write("extendedKeyUsage=clientAuth\n")
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        for step in (
+            ["req", "-x509", *ec, "-keyout", f"{d}/ca-key.pem", "-out", f"{d}/ca.pem", "-days", "1", "-subj", "/CN=test CA"],
+            ["req", *ec, "-keyout", f"{d}/server-key.pem", "-out", f"{d}/server.csr", "-subj", "/CN=etcd"],
+            ["x509", "-req", "-in", f"{d}/server.csr", "-CA", f"{d}/ca.pem", "-CAkey", f"{d}/ca-key.pem",
+             "-CAcreateserial", "-out", f"{d}/server.pem", "-days", "1", "-extfile", f"{d}/server.ext"],
+            ["req", *ec, "-keyout", f"{d}/client-key.pem", "-out", f"{d}/client.csr", "-subj", "/CN=berthd"],
+            ["x509", "-req", "-in", f"{d}/client.csr", "-CA", f"{d}/ca.pem", "-CAkey", f"{d}/ca-key.pem",
+             "-CAcreateserial", "-out", f"{d}/client.pem", "-days", "1", "-extfile", f"{d}/client.ext"],
+        ):
+            run(["openssl", *step])
+        return (f"{d}/ca.pem", f"{d}/client.pem", f"{d}/client-key.pem")
+
     def start_member(self, name, state="existing"):
         address = self.member_addresses[name]
         data = os.path.join(self.dir, f"etcd-{name}")
         log = open(os.path.join(self.dir, f"etcd-{name}.log"), "a")
+        scheme = "https" if self.tls else "http"
+        security = []
+        if self.tls:
+            security = ["--cert-file", f"{self.dir}/server.pem", "--key-file", f"{self.dir}/server-key.pem",
+                        "--trusted-ca-file", f"{self.dir}/ca.pem", "--client-cert-auth"]
         process = subprocess.Popen(
-            ["ip", "netns", "exec", self.netns, "etcd", "--name", name, "--data-dir", data,
-             "--listen-client-urls", f"http://{address}:2379", "--advertise-client-urls", f"http://{address}:2379",
+            ["ip", "netns", "exec", self.netns, "etcd", "--name", name, "--data-dir", data, *security,
+             "--listen-client-urls", f"{scheme}://{address}:2379", "--advertise-client-urls", f"{scheme}://{address}:2379",
              "--listen-peer-urls", f"http://{address}:2380", "--initial-advertise-peer-urls", f"http://{address}:2380",
              "--initial-cluster", self.initial_cluster, "--initial-cluster-state", state,
              "--heartbeat-interval", "50", "--election-timeout", "500", "--log-level", "warn"],
@@ -84,8 +113,10 @@ class Underlay:
             process.wait(timeout=10)
 
     def etcdctl(self, *args, endpoints=None, check=True):
-        endpoints = endpoints or ",".join(f"http://{a}:2379" for n, a in self.member_addresses.items() if n in self.members)
-        return run(["ip", "netns", "exec", self.netns, "etcdctl", "--endpoints", endpoints, "--dial-timeout", "2s",
+        scheme = "https" if self.tls else "http"
+        endpoints = endpoints or ",".join(f"{scheme}://{a}:2379" for n, a in self.member_addresses.items() if n in self.members)
+        security = ["--cacert", self.tls[0], "--cert", self.tls[1], "--key", self.tls[2]] if self.tls else []
+        return run(["ip", "netns", "exec", self.netns, "etcdctl", *security, "--endpoints", endpoints, "--dial-timeout", "2s",
                     "--command-timeout", "3s", *args], check=check, env={**os.environ, "ETCDCTL_API": "3"})
 
     def status(self):
@@ -124,9 +155,9 @@ class Underlay:
 class Cluster:
     """An underlay, etcd, and `nodes` berthd hosts in cluster mode."""
 
-    def __init__(self, make_host, nodes=3, members=1, ttl=3):
+    def __init__(self, make_host, nodes=3, members=1, ttl=3, tls=False):
         self.underlay = Underlay()
-        self.store = self.underlay.start_etcd(members)
+        self.store = self.underlay.start_etcd(members, tls=tls)
         self.ttl = ttl
         self.nodes = []
         for index in range(1, nodes + 1):
@@ -135,6 +166,10 @@ class Cluster:
             host.advertise = address
             host.extra_args += ["--cluster-store", self.store, "--cluster-advertise", address,
                                 "--cluster-store-opt", f"discovery.ttl={ttl}"]
+            if tls:
+                ca, cert, key = self.underlay.tls
+                host.extra_args += ["--cluster-store-opt", f"kv.cacertfile={ca}", "--cluster-store-opt", f"kv.certfile={cert}",
+                                    "--cluster-store-opt", f"kv.keyfile={key}"]
             host.start()
             host.import_busybox()
             self.nodes.append(host)
