@@ -177,8 +177,12 @@ extension Controller {
             }
         }
         let spec = try overlaySpec(record)
+        // Containers of other nodes already known (the devices may be new: a reboot, an
+        // earlier failure) are programmed with the devices.
+        let known = remoteEndpoints.values.filter { $0.networkID == record.id }.compactMap(Self.neighbour)
         do {
             try await worker.ensureOverlay(spec, underlayIndex: underlay.index)
+            try await worker.updateRemoteNeighbours(vxlan: spec.vxlanName, adding: known, removing: [])
             if let rules = firewallNetwork(record) { try await firewall.addNetwork(rules) }
             if isNew { try save(record) }
         } catch {

@@ -115,6 +115,16 @@ def test_outbound_traffic_leaves_through_its_own_node(cluster):
     answer = in_container(node2, "out", [*CLIENT, "tcp", "10.99.0.254", "7000"]).stdout.strip()
     assert answer == f"peer={node2.advertise}"
 
+    # A running container joins the overlay live and leaves it again.
+    node1.berth("run", "-d", "--name", "solo", "busybox", "sleep", "600")
+    node1.berth("network", "connect", "ov", "solo")
+    wait_until(lambda: resolves(node2, "out", "solo"), timeout=5, message="solo to resolve on node2 after connect")
+    assert pings(node2, "out", "solo")
+    # (by address: solo started on the default bridge, whose containers use no embedded DNS)
+    assert pings(node1, "solo", node2.ip_of("out", "ov"))
+    node1.berth("network", "disconnect", "ov", "solo")
+    wait_until(lambda: not resolves(node2, "out", "solo"), timeout=5, message="solo to stop resolving after disconnect")
+
 
 def test_concurrent_starts_on_all_nodes_get_distinct_addresses(cluster):
     c = cluster()
