@@ -110,11 +110,25 @@ public final class ClusterStore: Sendable {
 
     private func rewriteOwnEndpoints() async throws {
         guard let lease else { return }
-        for endpoint in ownEndpoints.withLock({ Array($0.values) }) {
-            _ = try await client.txn(
-                compare: [.createRevision(ClusterKeys.network(endpoint.networkID), .greater, 0)],
-                success: [.put(key: endpoint.key, value: try Self.encode(endpoint), lease: lease)])
+        for endpoint in ownEndpoints.withLock({ Array($0.values) }) where !(try await reclaim(endpoint, lease: lease)) {
+            ownEndpoints.withLock { $0[endpoint.key] = nil }
+            logger.error("a container's overlay address could not be reclaimed: another node took it, or its network is gone",
+                         metadata: ["container": .string(endpoint.containerName), "address": .string(endpoint.address)])
         }
+    }
+
+    /// Writes one of this node's endpoints under `lease` if its address is free, or still
+    /// this endpoint's own (from before a restart or an outage); false when another
+    /// container took the address meanwhile, which is then left alone.
+    private func reclaim(_ endpoint: ClusterEndpoint, lease: LeaseID) async throws -> Bool {
+        let value = try Self.encode(endpoint)
+        let network = Compare.createRevision(ClusterKeys.network(endpoint.networkID), .greater, 0)
+        if try await client.txn(compare: [network, .createRevision(endpoint.key, .equal, 0)],
+                                success: [.put(key: endpoint.key, value: value, lease: lease)]).succeeded {
+            return true
+        }
+        return try await client.txn(compare: [network, .value(endpoint.key, .equal, value)],
+                                    success: [.put(key: endpoint.key, value: value, lease: lease)]).succeeded
     }
 
     /// Stops renewing the lease. With `revoke` the node's keys vanish at once (orderly
@@ -287,19 +301,7 @@ public final class ClusterStore: Sendable {
                     success: [.delete(key: stale.key, prefix: false)])
             }
             for endpoint in wanted.values {
-                let value = try Self.encode(endpoint)
-                let network = Compare.createRevision(ClusterKeys.network(endpoint.networkID), .greater, 0)
-                // Free, or still this endpoint's own (from before the restart): write it under
-                // the new lease. Taken by another container while this node was away: leave it.
-                var result = try await client.txn(
-                    compare: [network, .createRevision(endpoint.key, .equal, 0)],
-                    success: [.put(key: endpoint.key, value: value, lease: lease)])
-                if !result.succeeded {
-                    result = try await client.txn(
-                        compare: [network, .value(endpoint.key, .equal, value)],
-                        success: [.put(key: endpoint.key, value: value, lease: lease)])
-                }
-                if result.succeeded {
+                if try await reclaim(endpoint, lease: lease) {
                     ownEndpoints.withLock { $0[endpoint.key] = endpoint }
                 } else {
                     lost.append(endpoint)

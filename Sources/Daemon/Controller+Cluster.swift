@@ -48,7 +48,7 @@ extension Controller {
         await applyCluster(ClusterState().changes(to: snapshot))
         for lost in try await cluster.resynchronize(running: runningClusterEndpoints(), in: snapshot) {
             // Two containers now share an address: say so loudly; the operator picks one.
-            logger.error("another node took a container's overlay address while this node was away",
+            logger.error("a container's overlay address could not be reclaimed: another node took it, or its network is gone",
                          metadata: ["container": .string(lost.containerName), "address": .string(lost.address)])
         }
         let logger = self.logger
