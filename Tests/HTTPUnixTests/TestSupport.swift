@@ -51,7 +51,8 @@ func rawExchange(
     }
 }
 
-/// Sends, then reads until EOF, until `done` says so, or a 5 s timeout.
+/// Sends, then reads until EOF, until `done` says so, or a 15 s timeout (generous: CI runs
+/// every suite at once on two cores).
 private func blockingExchange(
     _ path: String,
     send: [UInt8],
@@ -61,7 +62,7 @@ private func blockingExchange(
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw RawSocketError(description: "socket: \(errno)") }
     defer { close(fd) }
-    var timeout = timeval(tv_sec: 5, tv_usec: 0)
+    var timeout = timeval(tv_sec: 15, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
 
     var address = sockaddr_un()
