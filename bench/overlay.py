@@ -10,6 +10,7 @@ API, serf gossip, one UTS namespace each for distinct hostnames); and two bare n
 run's cleanup the moment it exists: namespaces, processes (by pid), directories.
 """
 import os
+import re
 import signal
 import subprocess
 import time
@@ -152,6 +153,13 @@ class Cluster:
                              f" && ip -n {c} link set eth0 up"])
         return f"/run/netns/{conts[0]}", f"/run/netns/{conts[1]}", "10.200.0.1"
 
+
+def mtu(netns_path):
+    """eth0's MTU in a namespace (through netlink: /sys would show the real host's)."""
+    out = run(["nsenter", f"--net={netns_path}", "ip", "-o", "link", "show", "eth0"], check=False).stdout
+    m = re.search(r"\bmtu (\d+)", out)
+    return int(m.group(1)) if m else None
+
     def working(self):
         """(system, node1, node2) for every engine whose nodes still run."""
         out = []
@@ -178,7 +186,8 @@ def cluster_of(ctx):
 # Runs in the client container's namespace. For each name on stdin: asks the DNS server
 # for it every few ms until an A record comes back, then pings that address (ICMP echo,
 # raw socket) until it answers; prints the seconds from reading the line to the answer,
-# and to the echo reply. A name not resolved and answering in 10 s prints "timeout".
+# and to the echo reply. A name not resolved (answering) within the line's timeout (seconds,
+# after the name) prints "noname" ("noping").
 RESOLVE_PING_PROBE = r"""
 import os, select, socket, struct, sys, time
 server = sys.argv[1]
@@ -205,8 +214,8 @@ def csum(b):
     return ~s & 0xffff
 qid = 0
 for line in sys.stdin:
-    name = line.strip(); t0 = time.perf_counter(); addr = None; t_res = None
-    while addr is None and time.perf_counter() - t0 < 10:
+    name, limit = line.split(); limit = float(limit); t0 = time.perf_counter(); addr = None; t_res = None
+    while addr is None and time.perf_counter() - t0 < limit:
         qid = (qid + 1) & 0xffff
         q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0) + bytes([len(name)]) + name.encode() + b"\0" + struct.pack(">HH", 1, 1)
         dns.sendto(q, (server, 53))
@@ -217,7 +226,7 @@ for line in sys.stdin:
                 if addr is None: time.sleep(0.001); break
     t_res = time.perf_counter() - t0
     ok = False; seq = 0
-    while addr and not ok and time.perf_counter() - t0 < 10:
+    while addr and not ok and time.perf_counter() - t0 < limit:
         seq += 1
         body = struct.pack("!HH", os.getpid() & 0xffff, seq) + b"berth-bench"
         pkt = struct.pack("!BBH", 8, 0, 0) + body
@@ -229,5 +238,5 @@ for line in sys.stdin:
                 r, src = icmp.recvfrom(4096)
                 hl = (r[0] & 0x0f) * 4
                 ok = src[0] == addr and r[hl] == 0
-    print(f"{t_res:.7f} {time.perf_counter() - t0:.7f}" if ok else "timeout", flush=True)
+    print(f"{t_res:.7f} {time.perf_counter() - t0:.7f}" if ok else "noping" if addr else "noname", flush=True)
 """

@@ -16,7 +16,7 @@ import os
 import re
 
 from common import netns_add, run, stats, wait_for
-from overlay import RESOLVE_PING_PROBE, cluster_of
+from overlay import RESOLVE_PING_PROBE, cluster_of, mtu
 from peers import Aardvark
 
 SCENARIOS = {}   # name -> (function, which levels it runs at, or None for a plain scenario)
@@ -423,7 +423,7 @@ def _cluster_na(ctx, scenario, size, metric, cl):
 
 
 @scenario("overlay")
-def overlay(ctx, runs=3):
+def overlay(ctx, runs=5):
     """Single-stream TCP between two containers on different nodes, over each engine's
     overlay, against a hand-built VXLAN tunnel between two bare namespaces on the same
     underlay; the cases in turn, as `dataplane`."""
@@ -443,11 +443,11 @@ def overlay(ctx, runs=3):
             ping = lambda: run(["nsenter", f"--net={client}", "ping", "-c", "1", "-W", "1", ip], check=False).returncode == 0
             if wait_for(ping, 15, 0.1) is None:
                 raise RuntimeError(f"{ip} on node1 does not answer ping from node2")
-            mtus[system] = run(["nsenter", f"--net={client}", "cat", "/sys/class/net/eth0/mtu"], check=False).stdout.strip()
+            mtus[system] = mtu(client)
             cases.append((system, server, client, ip))
     if cl.floor:
         cases.append(("floor", *cl.floor))
-        mtus["floor"] = "1450"
+        mtus["floor"] = mtu(cl.floor[1])
     results = {c: [] for c in cases}
     for _ in range(runs):
         for c in cases:
@@ -565,14 +565,17 @@ def _container_visible(ctx, system, n1, n2, reps, size, resolved, pinged):
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         s = {"run": [], resolved: [], pinged: []}
         try:
-            for i in range(reps + 1):   # the first is a warm-up
-                name = f"mhr{i:02d}"
+            for i in range(reps + 1):   # the first is a warm-up, with more time
+                name, limit = f"mhr{i:02d}", 10 if i else 30
                 t = n1.timed_cli("run", "-d", "--name", name, "--network", "mhc", n1.image, "sleep", "100000")
-                probe.stdin.write(name + "\n")
+                probe.stdin.write(f"{name} {limit}\n")
                 probe.stdin.flush()
                 answer = probe.stdout.readline().split()
-                if answer == ["timeout"] or len(answer) != 2:
-                    raise RuntimeError(f"{name} (node1) did not resolve and answer ping from node2 within 10 s")
+                if answer == ["noname"]:
+                    raise RuntimeError(f"{name} (run -d on node1, repetition {i}) did not resolve at node2 within {limit} s")
+                if answer == ["noping"]:
+                    raise RuntimeError(f"{name} (run -d on node1, repetition {i}) resolved, did not answer ping from node2 "
+                                       f"within {limit} s")
                 if i:
                     s["run"].append(t)
                     s[resolved].append(float(answer[0]))
