@@ -154,12 +154,6 @@ class Cluster:
         return f"/run/netns/{conts[0]}", f"/run/netns/{conts[1]}", "10.200.0.1"
 
 
-def mtu(netns_path):
-    """eth0's MTU in a namespace (through netlink: /sys would show the real host's)."""
-    out = run(["nsenter", f"--net={netns_path}", "ip", "-o", "link", "show", "eth0"], check=False).stdout
-    m = re.search(r"\bmtu (\d+)", out)
-    return int(m.group(1)) if m else None
-
     def working(self):
         """(system, node1, node2) for every engine whose nodes still run."""
         out = []
@@ -172,6 +166,13 @@ def mtu(netns_path):
                 continue
             out.append((system, n1, n2))
         return out
+
+
+def mtu(netns_path):
+    """eth0's MTU in a namespace (through netlink: /sys would show the real host's)."""
+    out = run(["nsenter", f"--net={netns_path}", "ip", "-o", "link", "show", "eth0"], check=False).stdout
+    m = re.search(r"\bmtu (\d+)", out)
+    return int(m.group(1)) if m else None
 
 
 def cluster_of(ctx):
