@@ -423,7 +423,7 @@ def _cluster_na(ctx, scenario, size, metric, cl):
 
 
 @scenario("overlay")
-def overlay(ctx, runs=5):
+def overlay(ctx, runs=7):
     """Single-stream TCP between two containers on different nodes, over each engine's
     overlay, against a hand-built VXLAN tunnel between two bare namespaces on the same
     underlay; the cases in turn, as `dataplane`."""
