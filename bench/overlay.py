@@ -11,11 +11,12 @@ run's cleanup the moment it exists: namespaces, processes (by pid), directories.
 """
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 
-from common import netns_add, run, wait_for
+from common import Cleanup, netns_add, run, wait_for
 from engines import Berth, Docker
 
 PREFIX = "10.99.0"
@@ -65,6 +66,7 @@ class Underlay:
         if self.etcd and self.etcd.poll() is None:
             os.killpg(self.etcd.pid, signal.SIGKILL)   # its own session: etcd alone
             self.etcd.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class BerthNode(Berth):
@@ -92,14 +94,19 @@ class Cluster:
 
     def __init__(self, ctx):
         self.ctx = ctx
-        self.underlay = Underlay(ctx.work, ctx.prefix + "ul", ctx.cleanup)
+        # A cleanup stack of its own, run from the run's stack (on failure or Ctrl-C) or as
+        # soon as the last multi-host scenario is done, so that four idle daemons and etcd
+        # do not weigh on the scenarios after it.
+        self.cleanup = Cleanup()
+        ctx.cleanup.defer("multi-host cluster", self.cleanup.run)
+        self.underlay = Underlay(ctx.work, ctx.prefix + "ul", self.cleanup)
         self.underlay.start_etcd()
         self.nodes = {}    # "berth"/"docker" -> [node1, node2]
         self.broken = {}   # "berth"/"docker" -> why
         tarball = os.path.join(ctx.work, "busybox.tar")
-        makers = {"berth": lambda i: BerthNode(ctx.work, f"{ctx.prefix}bn{i}", ctx.cleanup, ctx.args.bin, f"berth-n{i}")}
+        makers = {"berth": lambda i: BerthNode(ctx.work, f"{ctx.prefix}bn{i}", self.cleanup, ctx.args.bin, f"berth-n{i}")}
         if not ctx.args.no_docker:
-            makers["docker"] = lambda i: DockerNode(ctx.work, f"{ctx.prefix}dn{i}", ctx.cleanup, ctx.id, f"docker-n{i}")
+            makers["docker"] = lambda i: DockerNode(ctx.work, f"{ctx.prefix}dn{i}", self.cleanup, ctx.id, f"docker-n{i}")
         for system, make in makers.items():
             try:
                 nodes = []
@@ -140,7 +147,7 @@ class Cluster:
         each on that bridge with MTU 1450: returns (server ns, client ns, server address)."""
         p = self.ctx.prefix
         hosts, conts = [f"{p}vh1", f"{p}vh2"], [f"{p}vc1", f"{p}vc2"]
-        netns_add(self.ctx.cleanup, hosts + conts)
+        netns_add(self.cleanup, hosts + conts)
         addrs = [self.underlay.plug(h, 20 + i) for i, h in enumerate(hosts, 1)]
         for i, (h, c) in enumerate(zip(hosts, conts)):
             local, remote = addrs[i], addrs[1 - i]
@@ -173,6 +180,18 @@ def mtu(netns_path):
     out = run(["nsenter", f"--net={netns_path}", "ip", "-o", "link", "show", "eth0"], check=False).stdout
     m = re.search(r"\bmtu (\d+)", out)
     return int(m.group(1)) if m else None
+
+
+def release_cluster(ctx, scenario):
+    """Removes the cluster once no scenario still to run in this run needs it."""
+    later = CLUSTER_SCENARIOS[CLUSTER_SCENARIOS.index(scenario) + 1:]
+    if getattr(ctx, "_cluster", None) is not None and not any(
+            n in later for n in (ctx.args.scenarios or CLUSTER_SCENARIOS)):
+        ctx._cluster.cleanup.run()
+        ctx._cluster = None
+
+
+CLUSTER_SCENARIOS = ["overlay", "multihost"]   # in the order bench.py runs them
 
 
 def cluster_of(ctx):

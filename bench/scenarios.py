@@ -16,7 +16,7 @@ import os
 import re
 
 from common import netns_add, run, stats, wait_for
-from overlay import RESOLVE_PING_PROBE, cluster_of, mtu
+from overlay import RESOLVE_PING_PROBE, cluster_of, mtu, release_cluster
 from peers import Aardvark
 
 SCENARIOS = {}   # name -> (function, which levels it runs at, or None for a plain scenario)
@@ -416,6 +416,18 @@ def _has_network(node, name):
     return node.api("GET", f"/networks/{name}", timeout=5)[0] == 200
 
 
+def _cluster(ctx, scenario, size, metric):
+    """The run's cluster, or None with n/a cells when it cannot be built."""
+    try:
+        return cluster_of(ctx)
+    except Exception as e:
+        reason = "cluster set-up failed: " + (str(e).strip().splitlines() or [type(e).__name__])[0][:140]
+        print(f"  {scenario}: {reason}", flush=True)
+        for system in ("berth", "docker", "floor") if scenario == "overlay" else ("berth", "docker"):
+            ctx.na(scenario, size, metric, system, reason)
+        return None
+
+
 def _cluster_na(ctx, scenario, size, metric, cl):
     for system, reason in cl.broken.items():
         if system != "floor" or scenario == "overlay":
@@ -428,7 +440,9 @@ def overlay(ctx, runs=7):
     overlay, against a hand-built VXLAN tunnel between two bare namespaces on the same
     underlay; the cases in turn, as `dataplane`."""
     metric = "TCP 1 stream, container->container, two nodes (VXLAN)"
-    cl = cluster_of(ctx)
+    cl = _cluster(ctx, "overlay", 2, metric)
+    if cl is None:
+        return
     _cluster_na(ctx, "overlay", 2, metric, cl)
     cases = []   # (system, server namespace, client namespace, server address)
     mtus = {}
@@ -465,6 +479,7 @@ def overlay(ctx, runs=7):
     for system, n1, n2 in cl.working():
         n1.cli("rm", "-f", "dpa", check=False), n2.cli("rm", "-f", "dpb", check=False)
         n1.cli("network", "rm", "dpov", check=False)
+    release_cluster(ctx, "overlay")
 
 
 class LinkWatch:
@@ -505,12 +520,14 @@ def multihost(ctx, reps=20, size=2):
     """How soon node2 can use what node1 just made: an overlay network (in node2's API; its
     bridge and VXLAN device), and a container (its name resolves at node2's embedded DNS
     and it answers ping from a container on node2)."""
-    cl = cluster_of(ctx)
     create, visible, devices = ("overlay create on node1 (CLI)", "overlay in node2's API after create returns",
                                 "overlay bridge + VXLAN up on node2 after create returns")
     resolved, pinged = ("node1 container's name resolves on node2 after run -d", "... and answers ping from node2")
     for metric in (create, visible, devices, "run -d on node1 (CLI)", resolved, pinged):   # the table's order
         ctx.row("multihost", size, metric, "ms")
+    cl = _cluster(ctx, "multihost", size, create)
+    if cl is None:
+        return
     for metric in (create, resolved):
         _cluster_na(ctx, "multihost", size, metric, cl)
     for system, n1, n2 in cl.working():
@@ -554,6 +571,7 @@ def multihost(ctx, reps=20, size=2):
                     n1.cli("network", "rm", name, check=False)
         with ctx.guard("multihost", size, system, resolved):
             _container_visible(ctx, system, n1, n2, reps, size, resolved, pinged)
+    release_cluster(ctx, "multihost")
 
 
 def _container_visible(ctx, system, n1, n2, reps, size, resolved, pinged):
