@@ -413,7 +413,10 @@ def published_ports(ctx, runs=8):
 # 20.10 nodes in cluster mode on an underlay bridge, etcd, and the hand-built VXLAN floor.
 
 def _has_network(node, name):
-    return node.api("GET", f"/networks/{name}", timeout=5)[0] == 200
+    try:
+        return node.api("GET", f"/networks/{name}", timeout=5)[0] == 200
+    except OSError:   # a daemon busy with its store may not answer within 5 s: ask again
+        return False
 
 
 def _cluster(ctx, scenario, size, metric):
@@ -449,8 +452,8 @@ def overlay(ctx, runs=7):
     for system, n1, n2 in cl.working():
         with ctx.guard("overlay", 2, system, metric):
             n1.cli("network", "create", "-d", "overlay", "--subnet", "10.210.0.0/24", "dpov")
-            if wait_for(lambda: _has_network(n2, "dpov"), 10) is None:
-                raise RuntimeError("the overlay did not appear on node2 within 10 s")
+            if wait_for(lambda: _has_network(n2, "dpov"), 30) is None:
+                raise RuntimeError("the overlay did not appear on node2 within 30 s")
             n1.cli("run", "-d", "--name", "dpa", "--network", "dpov", n1.image, "sleep", "100000")
             n2.cli("run", "-d", "--name", "dpb", "--network", "dpov", n2.image, "sleep", "100000")
             server, client, ip = n1.sandbox_key("dpa"), n2.sandbox_key("dpb"), n1.ip_of("dpa", "dpov")
