@@ -34,6 +34,12 @@ TARGETS = [
     ("published-ports", "added by 100 ports", lambda n: True, lambda v: v <= 5, "<= 5 ms"),
 ]
 
+# Targets on berth's p99: (scenario, metric prefix, limit in the row's unit, text).
+P99_TARGETS = [
+    ("multihost", "overlay bridge + VXLAN up on node2", 50, "p99 <= 50 ms"),
+    ("multihost", "... and answers ping", 100, "p99 <= 100 ms"),
+]
+
 
 class Bench:
     """What a run shares: work directory, cleanup stack, engines, peers, results."""
@@ -238,6 +244,19 @@ def target_of(row):
             if b and "na" not in b:
                 return f"{text} {'ok' if test(b['median']) else 'MISSED'}"
             return text
+    for scenario, prefix, limit, text in P99_TARGETS:
+        if row["scenario"] == scenario and row["metric"].startswith(prefix):
+            b = row["results"].get("berth")
+            if b and "na" not in b:
+                return f"{text} {'ok' if b['p99'] <= limit else 'MISSED'}"
+            return text
+    if row["scenario"] == "overlay" and row["metric"].startswith("TCP 1 stream"):
+        b, f = row["results"].get("berth"), row["results"].get("floor")
+        if b and f and "na" not in b and "na" not in f:
+            pct = 100 * b["median"] / f["median"]
+            paired = b.get("extra", {}).get("per_round_ratio_to_floor_median")
+            rounds = f" (per round {100 * paired:.0f}%)" if paired else ""
+            return f">= 95% of VXLAN: {pct:.0f}%{rounds} {'ok' if pct >= 95 else 'MISSED'}"
     if row["scenario"] == "dataplane" and row["metric"].startswith("TCP 1 stream, container"):
         b, f = row["results"].get("berth"), row["results"].get("floor")
         if b and f and "na" not in b and "na" not in f:

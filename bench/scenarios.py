@@ -16,6 +16,7 @@ import os
 import re
 
 from common import netns_add, run, stats, wait_for
+from overlay import RESOLVE_PING_PROBE, cluster_of, mtu, release_cluster
 from peers import Aardvark
 
 SCENARIOS = {}   # name -> (function, which levels it runs at, or None for a plain scenario)
@@ -407,18 +408,213 @@ def published_ports(ctx, runs=8):
             eng.cli("rm", "-f", "ppsrv", "ppcli", check=False)
 
 
-# --- not measurable yet -------------------------------------------------------------------
+# --- multi-host overlay -------------------------------------------------------------------
+# Both scenarios share one throwaway cluster (bench/overlay.py): two berthd and two dockerd
+# 20.10 nodes in cluster mode on an underlay bridge, etcd, and the hand-built VXLAN floor.
 
-STUBS = {  # name -> (what it will measure, as shared/peers did; why not yet)
-    "overlay": ("overlay create->visible, VXLAN TCP", "berth has no multi-host overlay yet"),
-}
-
-
-def _stub(name, metric, reason):
-    def fn(ctx):
-        ctx.na(name, "-", metric, "berth", reason)
-    return fn
+def _has_network(node, name):
+    try:
+        return node.api("GET", f"/networks/{name}", timeout=5)[0] == 200
+    except OSError:   # a daemon busy with its store may not answer within 5 s: ask again
+        return False
 
 
-for _name, (_metric, _reason) in STUBS.items():
-    scenario(_name)(_stub(_name, _metric, _reason))
+def _cluster(ctx, scenario, size, metric):
+    """The run's cluster, or None with n/a cells when it cannot be built."""
+    try:
+        return cluster_of(ctx)
+    except Exception as e:
+        reason = "cluster set-up failed: " + (str(e).strip().splitlines() or [type(e).__name__])[0][:140]
+        print(f"  {scenario}: {reason}", flush=True)
+        for system in ("berth", "docker", "floor") if scenario == "overlay" else ("berth", "docker"):
+            ctx.na(scenario, size, metric, system, reason)
+        return None
+
+
+def _cluster_na(ctx, scenario, size, metric, cl):
+    for system, reason in cl.broken.items():
+        if system != "floor" or scenario == "overlay":
+            ctx.na(scenario, size, metric, system, reason)
+
+
+@scenario("overlay")
+def overlay(ctx, runs=7):
+    """Single-stream TCP between two containers on different nodes, over each engine's
+    overlay, against a hand-built VXLAN tunnel between two bare namespaces on the same
+    underlay; the cases in turn, as `dataplane`."""
+    metric = "TCP 1 stream, container->container, two nodes (VXLAN)"
+    cl = _cluster(ctx, "overlay", 2, metric)
+    if cl is None:
+        return
+    _cluster_na(ctx, "overlay", 2, metric, cl)
+    cases = []   # (system, server namespace, client namespace, server address)
+    mtus = {}
+    for system, n1, n2 in cl.working():
+        with ctx.guard("overlay", 2, system, metric):
+            n1.cli("network", "create", "-d", "overlay", "--subnet", "10.210.0.0/24", "dpov")
+            if wait_for(lambda: _has_network(n2, "dpov"), 30) is None:
+                raise RuntimeError("the overlay did not appear on node2 within 30 s")
+            n1.cli("run", "-d", "--name", "dpa", "--network", "dpov", n1.image, "sleep", "100000")
+            n2.cli("run", "-d", "--name", "dpb", "--network", "dpov", n2.image, "sleep", "100000")
+            server, client, ip = n1.sandbox_key("dpa"), n2.sandbox_key("dpb"), n1.ip_of("dpa", "dpov")
+            ping = lambda: run(["nsenter", f"--net={client}", "ping", "-c", "1", "-W", "1", ip], check=False).returncode == 0
+            if wait_for(ping, 15, 0.1) is None:
+                raise RuntimeError(f"{ip} on node1 does not answer ping from node2")
+            mtus[system] = mtu(client)
+            cases.append((system, server, client, ip))
+    if cl.floor:
+        cases.append(("floor", *cl.floor))
+        mtus["floor"] = mtu(cl.floor[1])
+    results = {c: [] for c in cases}
+    for _ in range(runs):
+        for c in cases:
+            with ctx.guard("overlay", 2, c[0], metric):
+                results[c].append(iperf(ctx, *c[1:]))
+    # Rounds run back to back, so the ratio of each round's pair moves less with other load
+    # on the machine than the ratio of the medians does.
+    floor = next((g for c, g in results.items() if c[0] == "floor"), [])
+    for c, gbps in results.items():
+        if gbps:
+            extra = dict(container_mtu=mtus.get(c[0]), runs=[round(g, 3) for g in gbps])
+            if c[0] != "floor" and len(floor) == len(gbps):
+                extra["per_round_ratio_to_floor_median"] = round(_median([g / f for g, f in zip(gbps, floor)]), 3)
+            ctx.record("overlay", 2, metric, "Gbit/s", c[0], gbps, extra=extra)
+    for system, n1, n2 in cl.working():
+        n1.cli("rm", "-f", "dpa", check=False), n2.cli("rm", "-f", "dpb", check=False)
+        n1.cli("network", "rm", "dpov", check=False)
+    release_cluster(ctx, "overlay")
+
+
+class LinkWatch:
+    """`ip -ts monitor link` in a node's namespace: the wall-clock time the kernel first
+    reported each line, so device creation is timed without polling the daemon."""
+
+    def __init__(self, netns):
+        import threading
+        self.lines = []   # (time.time() of the message, text)
+        self.proc = subprocess.Popen(["ip", "-n", netns, "-ts", "monitor", "link"], stdout=subprocess.PIPE, text=True)
+        self.thread = threading.Thread(target=self.read, daemon=True)
+        self.thread.start()
+
+    def read(self):
+        import datetime
+        for line in self.proc.stdout:
+            m = re.match(r"\[(\S+?)\]\s*(.*)", line)
+            if m:   # "[2026-11-25T09:40:01.123456] 7: vx-...: <...,UP,...> ... master ov-..."
+                t = datetime.datetime.fromisoformat(m.group(1)).timestamp()
+                self.lines.append((t, m.group(2)))
+
+    def first(self, pred, timeout=5):
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            for t, text in list(self.lines):
+                if pred(text):
+                    return t
+            time.sleep(0.005)
+        return None
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+@scenario("multihost")
+def multihost(ctx, reps=20, size=2):
+    """How soon node2 can use what node1 just made: an overlay network (in node2's API; its
+    bridge and VXLAN device), and a container (its name resolves at node2's embedded DNS
+    and it answers ping from a container on node2)."""
+    create, visible, devices = ("overlay create on node1 (CLI)", "overlay in node2's API after create returns",
+                                "overlay bridge + VXLAN up on node2 after create returns")
+    resolved, pinged = ("node1 container's name resolves on node2 after run -d", "... and answers ping from node2")
+    for metric in (create, visible, devices, "run -d on node1 (CLI)", resolved, pinged):   # the table's order
+        ctx.row("multihost", size, metric, "ms")
+    cl = _cluster(ctx, "multihost", size, create)
+    if cl is None:
+        return
+    for metric in (create, resolved):
+        _cluster_na(ctx, "multihost", size, metric, cl)
+    for system, n1, n2 in cl.working():
+        with ctx.guard("multihost", size, system, create):
+            watch = LinkWatch(n2.netns) if system == "berth" else None
+            try:
+                s = {create: [], visible: [], devices: [], "signed": [], "from_start": []}
+                names = [f"mh{i:02d}" for i in range(reps + 1)]
+                for i, name in enumerate(names):   # the first is a warm-up
+                    t0 = time.perf_counter()
+                    out = n1.cli("network", "create", "-d", "overlay", name).stdout.strip()
+                    t1, wall = time.perf_counter(), time.time()
+                    if wait_for(lambda: _has_network(n2, name), 10, 0.001) is None:
+                        raise RuntimeError(f"{name} not in node2's API 10 s after create")
+                    t2 = time.perf_counter()
+                    if i == 0:
+                        continue
+                    s[create].append(t1 - t0)
+                    s[visible].append(t2 - t1)
+                    if watch:
+                        short = out[:12]
+                        seen = watch.first(lambda l: f"vx-{short}:" in l and f"master ov-{short}" in l
+                                           and re.search(r"<[^>]*\bUP\b", l))
+                        if seen is None:
+                            raise RuntimeError(f"vx-{short} not up in ov-{short} on node2 5 s after create")
+                        s[devices].append(max(0.0, seen - wall))   # 0: up before the CLI had exited
+                        s["signed"].append(seen - wall)
+                        s["from_start"].append(seen - wall + (t1 - t0))
+                ctx.record("multihost", size, create, "ms", system, s[create])
+                ctx.record("multihost", size, visible, "ms", system, s[visible])
+                if watch:
+                    ctx.record("multihost", size, devices, "ms", system, s[devices],
+                               extra=dict(signed_ms=_ms(stats(s["signed"])), from_create_start_ms=_ms(stats(s["from_start"]))))
+                else:
+                    ctx.na("multihost", size, devices, system, "Docker 20.10 makes an overlay's devices on a node only "
+                           "when a container there joins it (in a namespace of its own)")
+            finally:
+                if watch:
+                    watch.stop()
+                for name in names:
+                    n1.cli("network", "rm", name, check=False)
+        with ctx.guard("multihost", size, system, resolved):
+            _container_visible(ctx, system, n1, n2, reps, size, resolved, pinged)
+    release_cluster(ctx, "multihost")
+
+
+def _container_visible(ctx, system, n1, n2, reps, size, resolved, pinged):
+    n1.cli("network", "create", "-d", "overlay", "--subnet", "10.211.0.0/24", "mhc")
+    try:
+        if wait_for(lambda: _has_network(n2, "mhc"), 10) is None:
+            raise RuntimeError("mhc not on node2 within 10 s")
+        n2.cli("run", "-d", "--name", "mhcli", "--network", "mhc", n2.image, "sleep", "100000")
+        if system == "berth":
+            conf = n2.cli("exec", "mhcli", "cat", "/etc/resolv.conf").stdout
+            server = re.search(r"^nameserver\s+(\S+)", conf, re.M).group(1)
+        else:
+            server = "127.0.0.11"   # Docker's embedded DNS, redirected in the container's namespace
+        probe = subprocess.Popen(["nsenter", f"--net={n2.sandbox_key('mhcli')}", "python3", "-c", RESOLVE_PING_PROBE, server],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        s = {"run": [], resolved: [], pinged: []}
+        try:
+            for i in range(reps + 1):   # the first is a warm-up, with more time
+                name, limit = f"mhr{i:02d}", 10 if i else 30
+                t = n1.timed_cli("run", "-d", "--name", name, "--network", "mhc", n1.image, "sleep", "100000")
+                probe.stdin.write(f"{name} {limit}\n")
+                probe.stdin.flush()
+                answer = probe.stdout.readline().split()
+                if answer == ["noname"]:
+                    raise RuntimeError(f"{name} (run -d on node1, repetition {i}) did not resolve at node2 within {limit} s")
+                if answer == ["noping"]:
+                    raise RuntimeError(f"{name} (run -d on node1, repetition {i}) resolved, did not answer ping from node2 "
+                                       f"within {limit} s")
+                if i:
+                    s["run"].append(t)
+                    s[resolved].append(float(answer[0]))
+                    s[pinged].append(float(answer[1]))
+        finally:
+            probe.stdin.close()
+            probe.kill()
+            probe.wait()
+        ctx.record("multihost", size, "run -d on node1 (CLI)", "ms", system, s["run"])
+        ctx.record("multihost", size, resolved, "ms", system, s[resolved])
+        ctx.record("multihost", size, pinged, "ms", system, s[pinged])
+    finally:
+        n1.cli("rm", "-f", *[f"mhr{i:02d}" for i in range(reps + 1)], check=False, timeout=300)
+        n2.cli("rm", "-f", "mhcli", check=False)
+        n1.cli("network", "rm", "mhc", check=False)
