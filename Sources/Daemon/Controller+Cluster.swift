@@ -107,7 +107,7 @@ extension Controller {
                 logger.info("cluster node gone", metadata: ["address": .string(node.address), "host": .string(node.hostname)])
             }
         }
-        if namesChanged, let dns { dns.update(dnsRecords) }
+        // Forwarding entries first: a name must not resolve before its address answers.
         for (vxlan, change) in neighbourChanges {
             do {
                 try await worker.updateRemoteNeighbours(vxlan: vxlan, adding: change.adding, removing: change.removing)
@@ -115,6 +115,7 @@ extension Controller {
                 logger.error("cannot program remote containers", metadata: ["device": .string(vxlan), "error": .string("\(error)")])
             }
         }
+        if namesChanged, let dns { dns.update(dnsRecords) }
     }
 
     /// Releases what a remote endpoint held here: its address and its names. Its

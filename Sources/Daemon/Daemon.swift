@@ -35,11 +35,13 @@ public final class BerthDaemon: Sendable {
         let worker = try NetworkWorker()
         let runtime = try Runtime(configuration: configuration, daemonID: daemonID)
         let dns = DNSServer(upstreams: Controller.upstreams(resolvConf: configuration.resolvConfPath))
-        let firewall = try Firewall(options: .init(bridgeNetfilter: Firewall.bridgeNetfilterActive()), logger: logger)
         var cluster: ClusterStore?
         if let settings = configuration.cluster {
             cluster = try await makeClusterStore(settings, daemonID: daemonID, worker: worker)
         }
+        let tunnel = cluster.flatMap { IPv4Address($0.node.address) }.map { (local: $0, port: UInt16(4789)) }
+        let firewall = try Firewall(options: .init(bridgeNetfilter: Firewall.bridgeNetfilterActive(), overlayTunnel: tunnel),
+                                    logger: logger)
         let controller = Controller(configuration: configuration, store: store, worker: worker, firewall: firewall,
                                     runtime: runtime, logger: logger, daemonID: daemonID, dns: dns, cluster: cluster)
         try await controller.bootstrap()

@@ -30,8 +30,26 @@ public enum Ruleset {
         /// table on the ports' interface group, and hairpin connections are masqueraded,
         /// or the sibling would answer the container directly, past the reverse NAT.
         public var bridgeNetfilter: Bool
+        /// Cluster mode: the VXLAN UDP port. Tunnel packets between this node's address and
+        /// the others' skip connection tracking: NAT never applies to them, and tracking
+        /// every packet of every overlay flow would cost throughput for nothing.
+        public var overlayTunnel: (local: IPv4Address, port: UInt16)?
 
-        public init(bridgeNetfilter: Bool) { self.bridgeNetfilter = bridgeNetfilter }
+        public init(bridgeNetfilter: Bool, overlayTunnel: (local: IPv4Address, port: UInt16)? = nil) {
+            self.bridgeNetfilter = bridgeNetfilter
+            self.overlayTunnel = overlayTunnel
+        }
+
+        public static func == (lhs: Options, rhs: Options) -> Bool {
+            lhs.bridgeNetfilter == rhs.bridgeNetfilter && lhs.overlayTunnel?.local == rhs.overlayTunnel?.local
+                && lhs.overlayTunnel?.port == rhs.overlayTunnel?.port
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(bridgeNetfilter)
+            hasher.combine(overlayTunnel?.local)
+            hasher.combine(overlayTunnel?.port)
+        }
     }
 
     /// The whole table, replacing whatever is there, as one transaction.
@@ -83,6 +101,20 @@ public enum Ruleset {
             "\t\toifname @bridges ip saddr 127.0.0.0/8 masquerade",
             "\t\tiifname @masquerade_bridges oifname != @bridges masquerade",
             "\t}",
+        ]
+        if let tunnel = options.overlayTunnel {
+            lines += [
+                "\tchain tunnel_in {",
+                "\t\ttype filter hook prerouting priority raw; policy accept;",
+                "\t\tip daddr \(tunnel.local) udp dport \(tunnel.port) notrack",
+                "\t}",
+                "\tchain tunnel_out {",
+                "\t\ttype filter hook output priority raw; policy accept;",
+                "\t\tip saddr \(tunnel.local) udp dport \(tunnel.port) notrack",
+                "\t}",
+            ]
+        }
+        lines += [
             "\tchain forward {",
             "\t\ttype filter hook forward priority filter; policy accept;",
             // icc=false, for bridged traffic seen through br_netfilter; a published

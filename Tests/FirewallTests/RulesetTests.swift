@@ -113,6 +113,24 @@ import Testing
         #expect(!without.contains("elements"))
     }
 
+    @Test func clusterModeTunnelPacketsSkipConnectionTracking() {
+        let plain = Ruleset.full(networks: [], ports: [], options: .init(bridgeNetfilter: true))
+        let cluster = Ruleset.full(networks: [], ports: [], options: .init(
+            bridgeNetfilter: true, overlayTunnel: (local: IPv4Address(10, 99, 0, 1), port: 4789)))
+        #expect(!plain.contains("notrack"))
+        #expect(cluster.contains("""
+        \tchain tunnel_in {
+        \t\ttype filter hook prerouting priority raw; policy accept;
+        \t\tip daddr 10.99.0.1 udp dport 4789 notrack
+        \t}
+        \tchain tunnel_out {
+        \t\ttype filter hook output priority raw; policy accept;
+        \t\tip saddr 10.99.0.1 udp dport 4789 notrack
+        \t}
+
+        """))
+    }
+
     @Test func networkChangesAreElementsOnly() {
         let network = FirewallNetwork(bridge: "br-1234", masquerade: true, isInternal: false)
         #expect(Ruleset.addNetwork(network) == """
