@@ -38,7 +38,7 @@ let package = Package(
         ]),
         // Embedded DNS for user-defined networks: wire codec, scoped records, forwarding.
         .target(name: "DNS", dependencies: [
-            "BerthCore",
+            "BerthCore", "CLinux",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

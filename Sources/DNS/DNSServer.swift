@@ -130,11 +130,6 @@ public final class DNSServer: Sendable {
         for listener in all { await listener.close() }
     }
 
-    /// Queries read per recvmmsg, and the receive buffer slice for each: queries are small,
-    /// and one longer than this arrives cut short and gets FORMERR.
-    private static let datagramsPerRead = 32
-    private static let datagramSlice = 2048
-
     private func bind(_ address: IPAddress, port: Int) async throws -> Listener {
         let core = self.core
         let idle = TimeAmount(configuration.tcpIdleTimeout)
@@ -143,20 +138,9 @@ public final class DNSServer: Sendable {
         let freeBind = ChannelOptions.Types.SocketOption(level: .ip, name: .init(rawValue: 15))  // IP_FREEBIND
         let loop = group.next()
 
-        let datagram = try await DatagramBootstrap(group: loop)
-            .channelOption(freeBind, value: 1)
-            .channelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 1 << 20)
-            .channelOption(ChannelOptions.datagramVectorReadMessageCount, value: Self.datagramsPerRead)
-            .channelOption(
-                ChannelOptions.recvAllocator,
-                value: FixedSizeRecvByteBufferAllocator(capacity: Self.datagramsPerRead * Self.datagramSlice))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DatagramQueryHandler(core: core))
-                }
-            }
-            .bind(to: socketAddress).get()
-        let boundPort = datagram.localAddress?.port ?? port
+        // UDP, where nearly all queries come: a thread of its own (see DatagramServer).
+        let datagram = try DatagramServer(address: socketAddress, core: core, loop: loop)
+        let boundPort = datagram.port
         let listener = Listener(datagram: datagram, port: boundPort)
         do {
             let tcpAddress = try SocketAddress(ipAddress: address.description, port: boundPort)
@@ -187,10 +171,10 @@ public final class DNSServer: Sendable {
 /// The sockets serving one address, and its open TCP connections (closed with it).
 private final class Listener: Sendable {
     let port: Int
-    private let datagram: any Channel
+    private let datagram: DatagramServer
     private let state = Mutex<(stream: (any Channel)?, connections: [ObjectIdentifier: any Channel])>((nil, [:]))
 
-    init(datagram: any Channel, port: Int) {
+    init(datagram: DatagramServer, port: Int) {
         self.datagram = datagram
         self.port = port
     }
@@ -220,7 +204,7 @@ private final class Listener: Sendable {
             defer { state.connections.removeAll() }
             return (state.stream, Array(state.connections.values))
         }
-        try? await datagram.close()
+        await datagram.close()
         try? await stream?.close()
         for connection in connections { try? await connection.close() }
     }

@@ -23,6 +23,8 @@ struct Resolver {
     private var name: [UInt8] = []
     private var rotation: UInt = 0
     private var union: [IPAddress] = []
+    /// A reply buffer handed back with `recycle`, written again by the next reply.
+    private var spare: ByteBuffer?
 
     init(ttl: UInt32) {
         self.ttl = ttl
@@ -53,7 +55,10 @@ struct Resolver {
             query = parsed
         }
         let limit = transport == .tcp ? Int(UInt16.max) : query.udpLimit
-        var writer = ResponseWriter(query: query, packet: packet, framed: transport.framed, limit: limit, allocator: allocator)
+        let reusing = spare
+        spare = nil  // so the buffer is uniquely referenced again once the writer has it
+        var writer = ResponseWriter(
+            query: query, packet: packet, framed: transport.framed, limit: limit, allocator: allocator, reusing: reusing)
 
         if query.ednsVersion != 0 {
             // RFC 6891 §6.1.3: only version 0 exists; BADVERS is extended RCODE 16 = (1 << 4) | 0.
@@ -86,6 +91,11 @@ struct Resolver {
             return .reply(writer.finish(.serverFailure, authoritative: false, recursionAvailable: true))
         }
         return .forward(query, upstreams: scope.upstreams)
+    }
+
+    /// Gives back a reply buffer once its bytes have been sent or copied, for the next reply.
+    mutating func recycle(_ buffer: consuming ByteBuffer) {
+        spare = buffer
     }
 
     /// The addresses for the parsed name across the requester's networks, or nil when none

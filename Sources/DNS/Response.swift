@@ -20,11 +20,21 @@ struct ResponseWriter {
     ///   - packet: the query as received, for copying its question.
     ///   - framed: prefix the message with its 2-byte length (DNS over TCP).
     ///   - limit: largest message allowed (the UDP limit, or 65535 over TCP).
-    init(query: Query, packet: UnsafeRawBufferPointer, framed: Bool, limit: Int, allocator: ByteBufferAllocator) {
+    ///   - reusing: a buffer from an earlier reply, cleared and written again, so a server
+    ///     answering one datagram after another does not allocate for each.
+    init(
+        query: Query, packet: UnsafeRawBufferPointer, framed: Bool, limit: Int, allocator: ByteBufferAllocator,
+        reusing: ByteBuffer? = nil
+    ) {
         self.query = query
         self.limit = limit
         self.optLength = query.ednsPayloadSize == nil ? 0 : Self.optRecordLength
-        buffer = allocator.buffer(capacity: min(limit, 512) + (framed ? 2 : 0))
+        if var reused = reusing {
+            reused.clear()
+            buffer = reused
+        } else {
+            buffer = allocator.buffer(capacity: min(limit, 512) + (framed ? 2 : 0))
+        }
         if framed { buffer.writeInteger(UInt16(0)) }
         base = buffer.writerIndex
         buffer.writeInteger(query.id)

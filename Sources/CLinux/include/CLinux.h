@@ -10,4 +10,6 @@ int berth_clone_newnet(void);
 int berth_pidfd_open(pid_t pid);
 int berth_set_child_subreaper(void);
 
+#include "CLinuxDatagrams.h"
+
 #endif
