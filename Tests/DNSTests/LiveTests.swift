@@ -47,6 +47,41 @@ import Testing
         await #expect(throws: BerthError.self) { try await server.listen(on: Self.loopback, port: 0) }
     }
 
+    /// Many queries at once from one socket: they arrive in batches, and replies of one
+    /// length go back as one GSO message; every one must still come back, whole and once.
+    @Test func answersABurstOfQueries() async throws {
+        let (server, port) = try await start(records())
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        setTimeout(fd, milliseconds: 3000)
+        var receiveBuffer: Int32 = 1 << 20
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, socklen_t(MemoryLayout<Int32>.size))
+        // "web" and "db" answers differ in length (question name), so groups break between them;
+        // an unknown-type query (NOERROR, no answers) is a third length.
+        let names = ["web", "db", "web", "web", "db", "frontend"]
+        let count = 200
+        for id in 0..<count {
+            let query = makeQuery(id: UInt16(id), name: names[id % names.count], type: id % 7 == 0 ? 16 : 1)
+            let sent = query.withUnsafeBytes { bytes in
+                withSockaddr(makeAddress("127.0.0.1", port)) { sendto(fd, bytes.baseAddress, bytes.count, 0, $0, $1) }
+            }
+            #expect(sent == query.count)
+        }
+        var seen = Set<UInt16>()
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        for _ in 0..<count {
+            let received = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard received > 0 else { break }
+            let answer = try decodeResponse(Array(buffer[0..<received]))
+            let id = Int(answer.id)
+            #expect(seen.insert(answer.id).inserted)
+            let expected = id % 7 == 0 ? [] : (names[id % names.count] == "db" ? ["10.1.0.3"] : ["10.1.0.2"])
+            #expect(answer.addresses == expected, "query \(id)")
+        }
+        #expect(seen.count == count)
+        await server.shutdown()
+    }
+
     @Test func tcpConnectionsAreCapped() async throws {
         let server = DNSServer(upstreams: [], configuration: .init(maxTCPConnections: 1))
         server.update(records())
