@@ -19,7 +19,7 @@ extension Controller {
         if let requestedName, !requestedName.isEmpty {
             let trimmed = requestedName.hasPrefix("/") ? String(requestedName.dropFirst()) : requestedName
             try Identifiers.validateName(trimmed, kind: "container")
-            if let owner = containers.values.first(where: { $0.name == trimmed }) {
+            if let ownerID = containerIDsByName[trimmed], let owner = containers[ownerID] {
                 throw BerthError.conflict("the container name \"/\(trimmed)\" is already in use by container \"\(owner.id)\". You have to remove (or rename) that container to be able to reuse that name")
             }
             guard !pendingNames.contains(trimmed) else { throw BerthError.conflict("the container name \"/\(trimmed)\" is being created") }
@@ -296,7 +296,8 @@ extension Controller {
     /// Containers linking to `target` get its new address in their /etc/hosts, so a link
     /// follows the linked container across restarts.
     func refreshLinkers(of target: ContainerRecord) {
-        for linker in containers.values where linker.isRunning && linker.id != target.id {
+        for id in linkingContainers where id != target.id {
+            guard let linker = containers[id], linker.isRunning else { continue }
             let links = linker.attachments.flatMap(\.links)
             guard links.contains(where: { link in
                 let name = link.split(separator: ":").first.map(String.init) ?? ""
@@ -514,7 +515,7 @@ extension Controller {
         guard containers[record.id] != nil else { return }  // auto-removed meanwhile
         // Containers sharing this one's namespace lose their network: Docker refuses too.
         try store.delete(record.storeKey)
-        containers[record.id] = nil
+        forget(containerID: record.id)
         await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id))
         try? FileManager.default.removeItem(atPath: configuration.containerDir(record.id))
         for waiter in exitWaiters.removeValue(forKey: record.id) ?? [] { waiter.resume(returning: record.exitCode) }

@@ -15,7 +15,7 @@ extension Controller {
         for entry in try store.list(prefix: StoreKeys.containerPrefix) {
             loaded.append(try decode(ContainerRecord.self, entry.value))
         }
-        for record in loaded { containers[record.id] = record }
+        for record in loaded { remember(record) }
 
         for var record in loaded where record.isRunning {
             let sandboxIntact = record.sandboxPath.map { FileManager.default.fileExists(atPath: $0) } ?? true
