@@ -487,10 +487,10 @@ extension Controller {
         guard record.isRunning else { return false }
         let seconds = max(0, timeout ?? record.config.StopTimeout ?? 10)
         if seconds > 0 {
-            try? runtime.signal(id: record.id, signal: SIGTERM)
+            try? runtime.signal(id: record.id, pid: record.pid, signal: SIGTERM)
             if await waitUntilStopped(record.id, timeout: .seconds(seconds)) { return true }
         }
-        try? runtime.signal(id: record.id, signal: SIGKILL)
+        try? runtime.signal(id: record.id, pid: record.pid, signal: SIGKILL)
         if await waitUntilStopped(record.id, timeout: .seconds(30)) { return true }
         throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
     }
@@ -498,7 +498,7 @@ extension Controller {
     func killContainer(_ reference: String, signal: Int32) throws {
         let record = try container(reference)
         guard record.isRunning else { throw BerthError.conflict("container \(record.name) is not running") }
-        try runtime.signal(id: record.id, signal: signal)
+        try runtime.signal(id: record.id, pid: record.pid, signal: signal)
     }
 
     func removeContainer(_ reference: String, force: Bool) async throws {
@@ -507,7 +507,7 @@ extension Controller {
             guard force else {
                 throw BerthError.conflict("cannot remove container \"/\(record.name)\": container is running: stop the container before removing or force remove")
             }
-            try runtime.signal(id: record.id, signal: SIGKILL)
+            try runtime.signal(id: record.id, pid: record.pid, signal: SIGKILL)
             guard await waitUntilStopped(record.id, timeout: .seconds(30)) else {
                 throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
             }

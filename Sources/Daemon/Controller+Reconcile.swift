@@ -78,7 +78,7 @@ extension Controller {
         let known = (try? await runtime.offload { try runc.list() }) ?? []
         for id in known where !runningIDs.contains(id) {
             logger.info("removing a stray runc container", metadata: ["id": .string(String(id.prefix(12)))])
-            try? runtime.signal(id: id, signal: SIGKILL)
+            try? runtime.signal(id: id, pid: 0, signal: SIGKILL)
             await runtime.destroy(id: id, directory: configuration.containerDir(id))
         }
         // Root filesystems of containers that are not running stay unmounted.

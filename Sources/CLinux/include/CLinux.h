@@ -9,6 +9,7 @@ int berth_unshare(int flags);
 int berth_clone_newnet(void);
 int berth_pidfd_open(pid_t pid);
 int berth_set_child_subreaper(void);
+int berth_pidfd_send_signal(int pidfd, int sig);
 /// posix_spawn of `path` with `in`/`out`/`err` as its stdio, every other descriptor closed
 /// (closefrom, whatever the caller has open), no blocked signals, and a process group of
 /// its own. Returns 0 or an errno value.
