@@ -1,4 +1,5 @@
 import BerthCore
+import CLinux
 import Dispatch
 import Foundation
 import Synchronization
@@ -17,8 +18,12 @@ struct CommandOutput: Sendable {
     }
 }
 
-/// Runs helper programs (tar, cp, runc) through Foundation.Process. Foundation reaps its own
-/// children by pid, which is why nothing in this target may call waitpid(-1).
+/// Runs helper programs (tar, cp, runc) with posix_spawn, not Foundation.Process, whose
+/// Linux version costs time in proportion to the daemon's open descriptors (it lists
+/// /proc/self/fd and adds one close action per descriptor; berthd holds one or more per
+/// running container) and, when run() is called on a thread without a running run loop,
+/// never releases the Process with its pipes and file handles. Children are reaped by pid
+/// (waitid P_PID), which is why nothing in this target may call waitpid(-1).
 enum Command {
     /// Runs to completion. Output not redirected to a caller's handle is captured; both pipes are
     /// drained concurrently so a chatty child can never block on a full pipe.
@@ -26,69 +31,125 @@ enum Command {
         _ executable: String, _ arguments: [String],
         stdin: FileHandle? = nil, stdout: FileHandle? = nil, stderr: FileHandle? = nil
     ) throws -> CommandOutput {
-        let child = try start(executable, arguments, stdin: stdin, stdout: stdout, stderr: stderr)
-        let errorReader = child.stderrPipe.map { BackgroundReader($0.fileHandleForReading) }
-        let out = child.stdoutPipe?.fileHandleForReading.readDataToEndOfFile() ?? Data()
+        let child = try spawn(executable, arguments, stdin: stdin, stdout: stdout, stderr: stderr)
+        let errorReader = child.stderrPipe.map { BackgroundReader($0) }
+        let out = child.stdoutPipe?.readDataToEndOfFile() ?? Data()
         let err = errorReader?.wait() ?? Data()
-        let status = child.latch.wait()
-        return CommandOutput(status: status, stdout: out, stderr: err)
+        try? child.stdoutPipe?.close()
+        try? child.stderrPipe?.close()
+        return CommandOutput(status: reap(child.pid), stdout: out, stderr: err)
     }
 
     struct Started {
-        var process: Process
+        var pid: Int32
         var latch: ExitLatch
-        var stdoutPipe: Pipe?
-        var stderrPipe: Pipe?
+        /// Read ends of the child's stdout and stderr when the caller gave no handle.
+        var stdoutPipe: FileHandle?
+        var stderrPipe: FileHandle?
     }
 
     /// Starts a child; a nil stdout/stderr handle means "give me a pipe". stdin defaults to /dev/null.
+    /// The latch opens once the child is reaped, by a thread of its own.
     static func start(
         _ executable: String, _ arguments: [String],
         stdin: FileHandle?, stdout: FileHandle?, stderr: FileHandle?
     ) throws -> Started {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = stdin ?? FileHandle.nullDevice
-        let outPipe = stdout == nil ? Pipe() : nil
-        let errPipe = stderr == nil ? Pipe() : nil
-        process.standardOutput = stdout ?? outPipe
-        process.standardError = stderr ?? errPipe
+        let child = try spawn(executable, arguments, stdin: stdin, stdout: stdout, stderr: stderr)
         let latch = ExitLatch()
-        // Set before run(): Foundation calls it on its own thread once it has reaped the child.
-        process.terminationHandler = { finished in
-            let code = finished.terminationReason == .uncaughtSignal
-                ? 128 + finished.terminationStatus : finished.terminationStatus
-            latch.finish(code)
-        }
-        do {
-            try runWithCleanSignalMask(process)
-        } catch {
-            throw BerthError(.unavailable, "cannot start \(executable)", cause: error)
-        }
-        return Started(process: process, latch: latch, stdoutPipe: outPipe, stderrPipe: errPipe)
+        let pid = child.pid
+        Thread { latch.finish(reap(pid)) }.start()
+        return Started(pid: pid, latch: latch, stdoutPipe: child.stdoutPipe, stderrPipe: child.stderrPipe)
     }
-}
 
-/// posix_spawn copies the calling thread's signal mask into the child, and libdispatch worker
-/// threads (which also run Swift concurrency tasks) block almost every signal. runc passes that
-/// mask on to the container, whose processes would then ignore SIGTERM and never see SIGCHLD
-/// (the live runc test checks this). So the spawn happens on a short-lived thread whose mask is
-/// empty. A process-directed signal could be delivered to that thread while it exists, so the
-/// daemon should not rely on one thread being the only one with a signal unblocked.
-private func runWithCleanSignalMask(_ process: Process) throws {
-    let outcome = Locked<Result<Void, any Error>?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    let thread = Thread {
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        pthread_sigmask(SIG_SETMASK, &empty, nil)
-        outcome.value = Result { try process.run() }
-        done.signal()
+    private struct Spawned {
+        var pid: Int32
+        var stdoutPipe: FileHandle?
+        var stderrPipe: FileHandle?
     }
-    thread.start()
-    done.wait()
-    try outcome.value?.get()
+
+    /// posix_spawn with the child's stdio set up and every other descriptor closed
+    /// (closefrom: constant cost however many the daemon has open). The child gets an empty
+    /// signal mask: libdispatch worker threads, which also run Swift concurrency tasks, block
+    /// almost every signal, and runc would pass that mask on to the container, whose
+    /// processes would then ignore SIGTERM and never see SIGCHLD (the live runc test checks this).
+    private static func spawn(
+        _ executable: String, _ arguments: [String],
+        stdin: FileHandle?, stdout: FileHandle?, stderr: FileHandle?
+    ) throws -> Spawned {
+        var opened: [Int32] = []  // the parent's copies, closed once the child has its own
+        defer { for fd in opened { close(fd) } }
+        func pipeEnds() throws -> (read: Int32, write: Int32) {
+            var fds: [Int32] = [-1, -1]
+            guard pipe(&fds) == 0 else {
+                throw BerthError(.unavailable, "cannot start \(executable): pipe: \(errnoText(errno))")
+            }
+            // Our children close what they do not need anyway (closefrom).
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            return (fds[0], fds[1])
+        }
+        let input: Int32
+        if let stdin {
+            input = stdin.fileDescriptor
+        } else {
+            input = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            guard input >= 0 else { throw BerthError(.unavailable, "cannot start \(executable): /dev/null: \(errnoText(errno))") }
+            opened.append(input)
+        }
+        var outRead: Int32 = -1
+        var errRead: Int32 = -1
+        var ok = false
+        defer {
+            if !ok {
+                if outRead >= 0 { close(outRead) }
+                if errRead >= 0 { close(errRead) }
+            }
+        }
+        let output: Int32
+        if let stdout {
+            output = stdout.fileDescriptor
+        } else {
+            let ends = try pipeEnds()
+            outRead = ends.read
+            output = ends.write
+            opened.append(ends.write)
+        }
+        let error: Int32
+        if let stderr {
+            error = stderr.fileDescriptor
+        } else {
+            let ends = try pipeEnds()
+            errRead = ends.read
+            error = ends.write
+            opened.append(ends.write)
+        }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let result = argv.withUnsafeBufferPointer { pointers in
+            berth_spawn(&pid, executable, pointers.baseAddress, environ, input, output, error)
+        }
+        guard result == 0 else {
+            throw BerthError(.unavailable, "cannot start \(executable): \(errnoText(result))")
+        }
+        ok = true
+        return Spawned(pid: pid,
+                       stdoutPipe: outRead >= 0 ? FileHandle(fileDescriptor: outRead, closeOnDealloc: true) : nil,
+                       stderrPipe: errRead >= 0 ? FileHandle(fileDescriptor: errRead, closeOnDealloc: true) : nil)
+    }
+
+    /// Waits for the child and returns its exit status (128+signal when killed).
+    private static func reap(_ pid: Int32) -> Int32 {
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED) != 0 {
+            if errno != EINTR { return -1 }
+        }
+        let status = info._sifields._sigchld.si_status
+        switch info.si_code {
+        case Int32(CLD_EXITED): return status
+        case Int32(CLD_KILLED), Int32(CLD_DUMPED): return 128 + status
+        default: return -1
+        }
+    }
 }
 
 /// A value shared between threads behind a lock.

@@ -1,8 +1,11 @@
 import BerthCore
+import CLinux
 import Foundation
 
-/// Reads /proc/self/mountinfo, the only reliable way to ask "is this path a mount point"
-/// (stat device comparison misses bind mounts of the same filesystem).
+/// Whether a path is a mount point. statx's STATX_ATTR_MOUNT_ROOT answers in constant time;
+/// /proc/self/mountinfo is the fallback for kernels before 5.8 (stat device comparison
+/// misses bind mounts of the same filesystem). Reading mountinfo costs time in proportion
+/// to the mounts on the host, two per running container: milliseconds at a few hundred.
 enum MountTable {
     /// Mount points in mount order, with the kernel's octal escapes (\040 etc.) decoded.
     static func mountPoints() -> [String] {
@@ -14,6 +17,11 @@ enum MountTable {
     }
 
     static func isMountPoint(_ path: String) -> Bool {
+        switch berth_is_mount_root(path) {
+        case 1: return true
+        case 0: return false
+        default: break
+        }
         let target = canonical(path)
         return mountPoints().contains(target)
     }

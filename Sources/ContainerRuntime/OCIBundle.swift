@@ -122,7 +122,7 @@ extension OCISpec {
     public func write(to bundleDir: String) throws {
         do {
             try FileManager.default.createDirectory(atPath: bundleDir, withIntermediateDirectories: true)
-            try jsonData().write(to: URL(fileURLWithPath: "\(bundleDir)/config.json"), options: .atomic)
+            try AtomicFile.write(try jsonData(), to: "\(bundleDir)/config.json")
         } catch {
             throw BerthError(.internal, "cannot write OCI bundle in \(bundleDir)", cause: error)
         }

@@ -47,6 +47,10 @@ public final class ProcessMonitor: Sendable {
     /// Stops watching `pid` without a callback (the process is not reaped by us then).
     public func cancel(pid: Int32) { core.cancel(pid: pid) }
 
+    /// Signals a watched process through its pidfd (so never a process that reused its
+    /// pid); false when `pid` is not watched or the signal could not be sent.
+    public func signal(pid: Int32, _ signal: Int32) -> Bool { core.signal(pid: pid, signal) }
+
     public var watchedPIDs: Set<Int32> { core.watchedPIDs }
 }
 
@@ -111,6 +115,14 @@ final class MonitorCore: Sendable {
         }
         if duplicate { close(pidfd) } // never polled, safe to close here
         wake()
+    }
+
+    func signal(pid: Int32, _ signal: Int32) -> Bool {
+        // Under the lock: the thread closes a pidfd only after taking it out of `watches`.
+        state.withLock { state in
+            guard let watch = state.watches[pid] else { return false }
+            return berth_pidfd_send_signal(watch.pidfd, signal) == 0
+        }
     }
 
     func cancel(pid: Int32) {

@@ -114,8 +114,7 @@ public struct Runc: Sendable {
             guard let out = started.stdoutPipe, let err = started.stderrPipe else {
                 throw BerthError(.internal, "runc exec \(id): pipes missing")
             }
-            return RuncExecProcess(id: id, process: started.process, latch: started.latch,
-                                   stdout: out.fileHandleForReading, stderr: err.fileHandleForReading, logPath: logPath)
+            return RuncExecProcess(id: id, pid: started.pid, latch: started.latch, stdout: out, stderr: err, logPath: logPath)
         } catch {
             unlink(logPath)
             throw error

@@ -13,13 +13,10 @@ public final class RuncExecProcess: Sendable {
     private let latch: ExitLatch
     private let logPath: String
     private let outcome = Mutex<Result<Int32, BerthError>?>(nil)
-    /// Held so Foundation's bookkeeping for the child outlives this call; never touched again.
-    private let process: Process
 
-    init(id: String, process: Process, latch: ExitLatch, stdout: FileHandle, stderr: FileHandle, logPath: String) {
+    init(id: String, pid: Int32, latch: ExitLatch, stdout: FileHandle, stderr: FileHandle, logPath: String) {
         containerID = id
-        pid = process.processIdentifier
-        self.process = process
+        self.pid = pid
         self.latch = latch
         self.stdout = stdout
         self.stderr = stderr

@@ -1,4 +1,5 @@
 import BerthCore
+import ContainerRuntime
 import Foundation
 
 /// The files berth writes for a container and bind-mounts at /etc/hosts, /etc/hostname
@@ -68,10 +69,6 @@ enum ContainerFiles {
     }
 
     static func write(_ text: String, to path: String) throws(BerthError) {
-        do {
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
-        } catch {
-            throw BerthError(.internal, "cannot write \(path)", cause: error)
-        }
+        try AtomicFile.write(Data(text.utf8), to: path)
     }
 }

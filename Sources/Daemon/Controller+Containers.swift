@@ -19,7 +19,7 @@ extension Controller {
         if let requestedName, !requestedName.isEmpty {
             let trimmed = requestedName.hasPrefix("/") ? String(requestedName.dropFirst()) : requestedName
             try Identifiers.validateName(trimmed, kind: "container")
-            if let owner = containers.values.first(where: { $0.name == trimmed }) {
+            if let ownerID = containerIDsByName[trimmed], let owner = containers[ownerID] {
                 throw BerthError.conflict("the container name \"/\(trimmed)\" is already in use by container \"\(owner.id)\". You have to remove (or rename) that container to be able to reuse that name")
             }
             guard !pendingNames.contains(trimmed) else { throw BerthError.conflict("the container name \"/\(trimmed)\" is being created") }
@@ -299,7 +299,8 @@ extension Controller {
     /// Containers linking to `target` get its new address in their /etc/hosts, so a link
     /// follows the linked container across restarts.
     func refreshLinkers(of target: ContainerRecord) {
-        for linker in containers.values where linker.isRunning && linker.id != target.id {
+        for id in linkingContainers where id != target.id {
+            guard let linker = containers[id], linker.isRunning else { continue }
             let links = linker.attachments.flatMap(\.links)
             guard links.contains(where: { link in
                 let name = link.split(separator: ":").first.map(String.init) ?? ""
@@ -490,10 +491,10 @@ extension Controller {
         guard record.isRunning else { return false }
         let seconds = max(0, timeout ?? record.config.StopTimeout ?? 10)
         if seconds > 0 {
-            try? runtime.signal(id: record.id, signal: SIGTERM)
+            try? runtime.signal(id: record.id, pid: record.pid, signal: SIGTERM)
             if await waitUntilStopped(record.id, timeout: .seconds(seconds)) { return true }
         }
-        try? runtime.signal(id: record.id, signal: SIGKILL)
+        try? runtime.signal(id: record.id, pid: record.pid, signal: SIGKILL)
         if await waitUntilStopped(record.id, timeout: .seconds(30)) { return true }
         throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
     }
@@ -501,7 +502,7 @@ extension Controller {
     func killContainer(_ reference: String, signal: Int32) throws {
         let record = try container(reference)
         guard record.isRunning else { throw BerthError.conflict("container \(record.name) is not running") }
-        try runtime.signal(id: record.id, signal: signal)
+        try runtime.signal(id: record.id, pid: record.pid, signal: signal)
     }
 
     func removeContainer(_ reference: String, force: Bool) async throws {
@@ -510,7 +511,7 @@ extension Controller {
             guard force else {
                 throw BerthError.conflict("cannot remove container \"/\(record.name)\": container is running: stop the container before removing or force remove")
             }
-            try runtime.signal(id: record.id, signal: SIGKILL)
+            try runtime.signal(id: record.id, pid: record.pid, signal: SIGKILL)
             guard await waitUntilStopped(record.id, timeout: .seconds(30)) else {
                 throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
             }
@@ -518,7 +519,7 @@ extension Controller {
         guard containers[record.id] != nil else { return }  // auto-removed meanwhile
         // Containers sharing this one's namespace lose their network: Docker refuses too.
         try store.delete(record.storeKey)
-        containers[record.id] = nil
+        forget(containerID: record.id)
         await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id))
         try? FileManager.default.removeItem(atPath: configuration.containerDir(record.id))
         for waiter in exitWaiters.removeValue(forKey: record.id) ?? [] { waiter.resume(returning: record.exitCode) }

@@ -16,7 +16,7 @@ extension Controller {
         for entry in try store.list(prefix: StoreKeys.containerPrefix) {
             loaded.append(try decode(ContainerRecord.self, entry.value))
         }
-        for record in loaded { containers[record.id] = record }
+        for record in loaded { remember(record) }
 
         for var record in loaded where record.isRunning {
             let sandboxIntact = record.sandboxPath.map { FileManager.default.fileExists(atPath: $0) } ?? true
@@ -80,7 +80,7 @@ extension Controller {
         let known = (try? await runtime.offload { try runc.list() }) ?? []
         for id in known where !runningIDs.contains(id) {
             logger.info("removing a stray runc container", metadata: ["id": .string(String(id.prefix(12)))])
-            try? runtime.signal(id: id, signal: SIGKILL)
+            try? runtime.signal(id: id, pid: 0, signal: SIGKILL)
             await runtime.destroy(id: id, directory: configuration.containerDir(id))
         }
         // Root filesystems of containers that are not running stay unmounted.

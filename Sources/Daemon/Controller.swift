@@ -33,6 +33,11 @@ actor Controller {
     var allocators: [String: IPv4AddressAllocator] = [:]
     var allocators6: [String: IPv6AddressAllocator] = [:]
     var containers: [String: ContainerRecord] = [:]
+    /// Indexes over `containers`, kept by `remember`/`forget`, so that a lookup by name
+    /// and a start do not scan every container.
+    var containerIDsByName: [String: String] = [:]
+    /// Containers with `--link`s: the only ones a start may have to update.
+    var linkingContainers: Set<String> = []
     /// Names reserved by creates still in flight, so two creates cannot take one name.
     var pendingNames: Set<String> = []
     /// Callers of `wait` per container.
@@ -85,7 +90,26 @@ actor Controller {
 
     func save(_ container: ContainerRecord) throws(BerthError) {
         try store.put(container.storeKey, try encode(container))
-        containers[container.id] = container
+        remember(container)
+    }
+
+    func remember(_ container: ContainerRecord) {
+        if let old = containers.updateValue(container, forKey: container.id), old.name != container.name,
+           containerIDsByName[old.name] == old.id {
+            containerIDsByName[old.name] = nil
+        }
+        containerIDsByName[container.name] = container.id
+        if container.attachments.contains(where: { !$0.links.isEmpty }) {
+            linkingContainers.insert(container.id)
+        } else {
+            linkingContainers.remove(container.id)
+        }
+    }
+
+    func forget(containerID id: String) {
+        guard let old = containers.removeValue(forKey: id) else { return }
+        if containerIDsByName[old.name] == id { containerIDsByName[old.name] = nil }
+        linkingContainers.remove(id)
     }
 
     func encode<T: Encodable>(_ value: T) throws(BerthError) -> [UInt8] {
@@ -115,7 +139,7 @@ actor Controller {
     func container(_ reference: String) throws(BerthError) -> ContainerRecord {
         let reference = reference.hasPrefix("/") ? String(reference.dropFirst()) : reference
         if let container = containers[reference] { return container }
-        if let container = containers.values.first(where: { $0.name == reference }) { return container }
+        if let id = containerIDsByName[reference], let container = containers[id] { return container }
         let matches = reference.isEmpty ? [] : containers.values.filter { $0.id.hasPrefix(reference) }
         if matches.count == 1, let match = matches.first { return match }
         if matches.count > 1 { throw .invalid("multiple containers found with provided prefix: \(reference)") }
@@ -123,7 +147,7 @@ actor Controller {
     }
 
     func isNameTaken(_ name: String) -> Bool {
-        pendingNames.contains(name) || containers.values.contains { $0.name == name }
+        pendingNames.contains(name) || containerIDsByName[name] != nil
     }
 
     /// RFC 3339 with fractional seconds, as Docker writes times; a value type, so one is shared.

@@ -103,11 +103,16 @@ public final class Firewall: @unchecked Sendable {
     public func publish(container: String, requests: [PortRequest], ipv4: IPv4Address?, ipv6: IPv6Address?) async throws(BerthError) -> [PortMapping] {
         guard !requests.isEmpty else { return [] }
         return try await job { () throws(BerthError) -> [PortMapping] in
-            let taken = self.published.filter { $0.key != container }.values.flatMap { $0.map(\.hostKey) }
+            var taken = TakenPorts()
+            for (owner, mappings) in self.published where owner != container {
+                for mapping in mappings { taken.insert(mapping.hostKey) }
+            }
             var chosen: [PortMapping] = []
             do throws(BerthError) {
                 for request in requests {
-                    chosen += try self.choose(request, ipv4: ipv4, ipv6: ipv6, taken: taken + chosen.map(\.hostKey))
+                    let mappings = try self.choose(request, ipv4: ipv4, ipv6: ipv6, taken: taken)
+                    for mapping in mappings { taken.insert(mapping.hostKey) }
+                    chosen += mappings
                 }
                 let previous = self.published[container] ?? []
                 var script = ""
@@ -165,7 +170,7 @@ public final class Firewall: @unchecked Sendable {
     /// A host port for one request: the one asked for, or the first free in its range
     /// (or in the ephemeral range), checked against berth's own mappings first so the
     /// message names the conflict, then by binding.
-    private func choose(_ request: PortRequest, ipv4: IPv4Address?, ipv6: IPv6Address?, taken: [HostPortKey]) throws(BerthError) -> [PortMapping] {
+    private func choose(_ request: PortRequest, ipv4: IPv4Address?, ipv6: IPv6Address?, taken: TakenPorts) throws(BerthError) -> [PortMapping] {
         var families: [(IPAddress, Bool)] = []
         switch request.hostIP {
         case .v4?:
@@ -187,7 +192,7 @@ public final class Firewall: @unchecked Sendable {
                 PortMapping(hostIP: request.hostIP, hostPort: port, transport: request.transport,
                             containerIP: address, containerPort: request.containerPort)
             }
-            if let clash = mappings.first(where: { mapping in taken.contains { $0.collides(with: mapping.hostKey) } }) {
+            if let clash = mappings.first(where: { taken.collides(with: $0.hostKey) }) {
                 lastError = BerthError(.conflict, "Bind for \(clash.hostKey) failed: port is already allocated")
                 if explicit { break } else { continue }
             }
@@ -289,5 +294,28 @@ public final class Firewall: @unchecked Sendable {
     /// published port on localhost); they are masqueraded on the way out.
     static func allowLocalhost(_ bridge: String) {
         try? writeSysctl("/proc/sys/net/ipv4/conf/\(bridge)/route_localnet", "1")
+    }
+}
+
+/// Host ports already published, by protocol, port and family, so checking a candidate
+/// costs the same however many ports the host publishes (a list made each `-p` of a
+/// 100-port range scan every published port once per port).
+struct TakenPorts {
+    private struct Slot: Hashable {
+        var transport: TransportProtocol
+        var port: UInt16
+        var ipv6: Bool
+    }
+
+    /// The host addresses taken on each slot; nil is "every address of the family".
+    private var slots: [Slot: [IPAddress?]] = [:]
+
+    mutating func insert(_ key: HostPortKey) {
+        slots[Slot(transport: key.transport, port: key.port, ipv6: key.ipv6), default: []].append(key.hostIP)
+    }
+
+    func collides(with key: HostPortKey) -> Bool {
+        guard let addresses = slots[Slot(transport: key.transport, port: key.port, ipv6: key.ipv6)] else { return false }
+        return addresses.contains { HostPortKey(hostIP: $0, transport: key.transport, port: key.port, ipv6: key.ipv6).collides(with: key) }
     }
 }

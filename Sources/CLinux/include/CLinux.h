@@ -9,6 +9,14 @@ int berth_unshare(int flags);
 int berth_clone_newnet(void);
 int berth_pidfd_open(pid_t pid);
 int berth_set_child_subreaper(void);
+int berth_pidfd_send_signal(int pidfd, int sig);
+/// posix_spawn of `path` with `in`/`out`/`err` as its stdio, every other descriptor closed
+/// (closefrom, whatever the caller has open), no blocked signals, and a process group of
+/// its own. Returns 0 or an errno value.
+int berth_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int in, int out, int err);
+/// 1 when `path` (symlinks followed) is the root of a mount, 0 when not or when it does not
+/// exist, -1 when the kernel cannot tell (no STATX_ATTR_MOUNT_ROOT before Linux 5.8).
+int berth_is_mount_root(const char *path);
 
 #include "CLinuxDatagrams.h"
 
