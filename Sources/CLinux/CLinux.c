@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -46,3 +47,6 @@ int berth_is_mount_root(const char *path) {
     if (!(info.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) return -1;
     return (info.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0;
 }
+
+void berth_limit_malloc_arenas(int count) { mallopt(M_ARENA_MAX, count); }
+void berth_release_free_memory(void) { malloc_trim(0); }

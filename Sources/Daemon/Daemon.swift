@@ -23,6 +23,9 @@ public final class BerthDaemon: Sendable {
     /// Runs until SIGTERM or SIGINT. Running containers are left running: the next
     /// daemon picks them up.
     public func run() async throws {
+        // berthd is mostly idle threads (event loops, the namespace thread, DNS, teardown):
+        // two arenas are plenty, and their free memory goes back to the kernel after bursts.
+        berth_limit_malloc_arenas(2)
         try prepareDirectories()
         raiseOpenFileLimit()
         // Container inits become our children once `runc run --detach` returns, so their
@@ -62,7 +65,14 @@ public final class BerthDaemon: Sendable {
         try await server.start()
         logger.info("berthd is ready", metadata: ["socket": .string(configuration.socketPath)])
 
+        let trimmer = Task.detached(priority: .background) {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(10))
+                berth_release_free_memory()
+            }
+        }
         await Self.waitForTermination()
+        trimmer.cancel()
         logger.info("berthd is stopping; running containers keep running")
         await server.shutdown()
         // Interfaces of containers that stopped just before go before the daemon does

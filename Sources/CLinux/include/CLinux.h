@@ -18,6 +18,12 @@ int berth_spawn(pid_t *pid, const char *path, char *const argv[], char *const en
 /// exist, -1 when the kernel cannot tell (no STATX_ATTR_MOUNT_ROOT before Linux 5.8).
 int berth_is_mount_root(const char *path);
 
+/// Caps glibc's malloc arenas at `count`: each thread otherwise may get an arena of its
+/// own whose freed memory stays resident. Call before starting threads.
+void berth_limit_malloc_arenas(int count);
+/// Returns freed heap memory of every arena to the kernel (glibc malloc_trim).
+void berth_release_free_memory(void);
+
 #include "CLinuxDatagrams.h"
 
 #endif
