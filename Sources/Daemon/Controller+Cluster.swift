@@ -108,6 +108,13 @@ extension Controller {
             }
         }
         // Forwarding entries first: a name must not resolve before its address answers.
+        let remoteAdded = neighbourChanges.values.flatMap { $0.adding.map(\.address) }
+        let remoteRemoved = neighbourChanges.values.flatMap { $0.removing.map(\.address) }
+        do {
+            try await firewall.updateRemoteContainers(adding: remoteAdded, removing: remoteRemoved)
+        } catch {
+            logger.error("cannot update the firewall for remote containers", metadata: ["error": .string("\(error)")])
+        }
         for (vxlan, change) in neighbourChanges {
             do {
                 try await worker.updateRemoteNeighbours(vxlan: vxlan, adding: change.adding, removing: change.removing)
@@ -214,7 +221,12 @@ extension Controller {
         }
         networks[id] = nil
         allocators[id] = nil
-        for (key, endpoint) in remoteEndpoints where endpoint.networkID == id { remoteEndpoints[key] = nil }
+        var remoteAddresses: [IPv4Address] = []
+        for (key, endpoint) in remoteEndpoints where endpoint.networkID == id {
+            remoteEndpoints[key] = nil
+            if let address = IPv4Address(endpoint.address) { remoteAddresses.append(address) }
+        }
+        try? await firewall.updateRemoteContainers(adding: [], removing: remoteAddresses)
         do { try store.delete(record.storeKey) } catch {
             logger.warning("cannot forget the network", metadata: ["name": .string(record.name), "error": .string("\(error)")])
         }

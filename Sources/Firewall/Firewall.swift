@@ -21,6 +21,8 @@ public final class Firewall: @unchecked Sendable {
     private let logger: Logger
     private var networks: [String: FirewallNetwork] = [:]
     private var published: [String: [PortMapping]] = [:]
+    /// Cluster mode: addresses of containers on other nodes (see `Ruleset`'s overlay_remote).
+    private var remoteContainers: Set<IPv4Address> = []
     private var reservations = PortReservations()
     private var watcher: Thread?
     private let stopWatching = Atomic<Bool>(false)
@@ -95,6 +97,20 @@ public final class Firewall: @unchecked Sendable {
             guard let network = self.networks[bridge] else { return }
             try self.nftables.run(Ruleset.removeNetwork(network))
             self.networks[bridge] = nil
+        }
+    }
+
+    /// Cluster mode: containers of other nodes came and went.
+    public func updateRemoteContainers(adding: [IPv4Address], removing: [IPv4Address]) async throws(BerthError) {
+        guard options.overlayTunnel != nil else { return }
+        try await job { () throws(BerthError) in
+            let added = Set(adding).subtracting(self.remoteContainers)
+            let removed = Set(removing).subtracting(adding).intersection(self.remoteContainers)
+            guard !added.isEmpty || !removed.isEmpty else { return }
+            try self.nftables.run(Ruleset.updateRemoteContainers(
+                adding: added.sorted { $0.value < $1.value }, removing: removed.sorted { $0.value < $1.value }))
+            self.remoteContainers.formUnion(added)
+            self.remoteContainers.subtract(removed)
         }
     }
 
@@ -215,7 +231,8 @@ public final class Firewall: @unchecked Sendable {
     }
 
     private func applyAll() throws(BerthError) {
-        try nftables.run(Ruleset.full(networks: Array(networks.values), ports: published.values.flatMap { $0 }, options: options))
+        try nftables.run(Ruleset.full(networks: Array(networks.values), ports: published.values.flatMap { $0 }, options: options,
+                                      remoteContainers: remoteContainers))
     }
 
     /// Someone else removed part of our table (`nft flush ruleset`, say): put it all back.

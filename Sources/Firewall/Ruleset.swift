@@ -53,7 +53,8 @@ public enum Ruleset {
     }
 
     /// The whole table, replacing whatever is there, as one transaction.
-    public static func full(networks: [FirewallNetwork], ports: [PortMapping], options: Options) -> String {
+    public static func full(networks: [FirewallNetwork], ports: [PortMapping], options: Options,
+                            remoteContainers: Set<IPv4Address> = []) -> String {
         let sortedNetworks = networks.sorted { $0.bridge < $1.bridge }
         let bridges = sortedNetworks.map { quoted($0.bridge) }
         let ownPairs = sortedNetworks.map { "\(quoted($0.bridge)) . \(quoted($0.bridge))" }
@@ -103,10 +104,19 @@ public enum Ruleset {
             "\t}",
         ]
         if let tunnel = options.overlayTunnel {
+            // Containers of other nodes: frames to and from them are only ever bridged
+            // between a local container and the VXLAN device (no NAT can apply: they are
+            // never a host address nor a published port's target), so they skip
+            // connection tracking too. Local containers' own traffic stays tracked: a
+            // hairpin reply must still be translated back.
+            lines += setBlock("overlay_remote", type: "ipv4_addr",
+                              elements: remoteContainers.sorted { $0.value < $1.value }.map(\.description))
             lines += [
                 "\tchain tunnel_in {",
                 "\t\ttype filter hook prerouting priority raw; policy accept;",
                 "\t\tip daddr \(tunnel.local) udp dport \(tunnel.port) notrack",
+                "\t\tip daddr @overlay_remote notrack",
+                "\t\tip saddr @overlay_remote notrack",
                 "\t}",
                 "\tchain tunnel_out {",
                 "\t\ttype filter hook output priority raw; policy accept;",
@@ -164,6 +174,18 @@ public enum Ruleset {
 
     public static func removeNetwork(_ network: FirewallNetwork) -> String {
         networkElements(network, verb: "delete")
+    }
+
+    /// Adds and removes containers of other nodes in one transaction (cluster mode only).
+    public static func updateRemoteContainers(adding: [IPv4Address], removing: [IPv4Address]) -> String {
+        var script = ""
+        if !removing.isEmpty {
+            script += "delete element \(qualified) overlay_remote { \(removing.map(\.description).joined(separator: ", ")) }\n"
+        }
+        if !adding.isEmpty {
+            script += "add element \(qualified) overlay_remote { \(adding.map(\.description).joined(separator: ", ")) }\n"
+        }
+        return script
     }
 
     public static func addPorts(_ ports: [PortMapping]) -> String {

@@ -116,12 +116,20 @@ import Testing
     @Test func clusterModeTunnelPacketsSkipConnectionTracking() {
         let plain = Ruleset.full(networks: [], ports: [], options: .init(bridgeNetfilter: true))
         let cluster = Ruleset.full(networks: [], ports: [], options: .init(
-            bridgeNetfilter: true, overlayTunnel: (local: IPv4Address(10, 99, 0, 1), port: 4789)))
+            bridgeNetfilter: true, overlayTunnel: (local: IPv4Address(10, 99, 0, 1), port: 4789)),
+            remoteContainers: [IPv4Address(10, 10, 0, 3), IPv4Address(10, 10, 0, 2)])
         #expect(!plain.contains("notrack"))
+        #expect(!plain.contains("overlay_remote"))
         #expect(cluster.contains("""
+        \tset overlay_remote {
+        \t\ttype ipv4_addr
+        \t\telements = { 10.10.0.2, 10.10.0.3 }
+        \t}
         \tchain tunnel_in {
         \t\ttype filter hook prerouting priority raw; policy accept;
         \t\tip daddr 10.99.0.1 udp dport 4789 notrack
+        \t\tip daddr @overlay_remote notrack
+        \t\tip saddr @overlay_remote notrack
         \t}
         \tchain tunnel_out {
         \t\ttype filter hook output priority raw; policy accept;
@@ -129,6 +137,12 @@ import Testing
         \t}
 
         """))
+    }
+
+    @Test func remoteContainersAreSetElements() {
+        #expect(Ruleset.updateRemoteContainers(adding: [IPv4Address(10, 10, 0, 4)], removing: [IPv4Address(10, 10, 0, 2)])
+            == "delete element inet berth overlay_remote { 10.10.0.2 }\nadd element inet berth overlay_remote { 10.10.0.4 }\n")
+        #expect(Ruleset.updateRemoteContainers(adding: [], removing: []).isEmpty)
     }
 
     @Test func networkChangesAreElementsOnly() {

@@ -82,6 +82,10 @@ def test_overlay_spans_three_nodes(cluster):
             assert pings(node, f"c{index}", address)
             assert pings(node, f"c{index}", other)
 
+    # Frames to and from other nodes' containers skip connection tracking.
+    remote = node1.sh("nft list set inet berth overlay_remote").stdout
+    assert addresses["c2"] in remote and addresses["c3"] in remote and addresses["c1"] not in remote
+
     # The interface MTU is the underlay's minus 50, and a don't-fragment ping proves it:
     # 1450 - 28 bytes of IP and ICMP headers passes, one byte more does not.
     assert "mtu 1450" in node1.berth("exec", "c1", "ip", "link", "show", "eth0").stdout
@@ -100,6 +104,7 @@ def test_overlay_spans_three_nodes(cluster):
     for node in c.nodes:
         wait_until(lambda: not has_network(node, "ov"), timeout=5, message="the overlay to vanish everywhere")
         assert "vx-" not in node.sh("ip -o link show").stdout
+        assert "10.10.0." not in node.sh("nft list set inet berth overlay_remote").stdout
 
 
 def test_outbound_traffic_leaves_through_its_own_node(cluster):
