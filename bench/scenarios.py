@@ -177,6 +177,29 @@ def throughput(ctx, n=500, parallel=2):
                        extra=dict(per_call_ms=_ms(stats(downs))))
 
 
+# --- network create / rm ---------------------------------------------------------------
+
+@scenario("network")
+def network_lifecycle(ctx, n=20):
+    """`network create` then `network rm` of a bridge network with an automatic subnet,
+    n times in turn (as the peers' figures were taken: CLI wall time), and the same
+    through the API."""
+    for eng in ctx.engines(0):
+        with ctx.guard("network", 0, "network create / rm", eng.name):
+            eng.cli("network", "create", "bnwarm"), eng.cli("network", "rm", "bnwarm")
+            creates, removes, api_creates, api_removes = [], [], [], []
+            for i in range(n):
+                creates.append(eng.timed_cli("network", "create", f"bn{i:02d}"))
+                removes.append(eng.timed_cli("network", "rm", f"bn{i:02d}"))
+            for i in range(n):
+                api_creates.append(eng.timed_api("POST", "/networks/create", {"Name": f"bna{i:02d}"}))
+                api_removes.append(eng.timed_api("DELETE", f"/networks/bna{i:02d}"))
+            ctx.record("network", 0, "network create (CLI)", "ms", eng.name, creates)
+            ctx.record("network", 0, "network rm (CLI)", "ms", eng.name, removes)
+            ctx.record("network", 0, "network create (API)", "ms", eng.name, api_creates)
+            ctx.record("network", 0, "network rm (API)", "ms", eng.name, api_removes)
+
+
 def _ms(st):
     return {k: (round(v * 1000, 2) if k != "n" else v) for k, v in st.items()}
 
