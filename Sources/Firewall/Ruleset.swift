@@ -127,6 +127,9 @@ public enum Ruleset {
         lines += [
             "\tchain forward {",
             "\t\ttype filter hook forward priority filter; policy accept;",
+            // The bulk of it, checked first: bridged traffic (through br_netfilter) and
+            // hairpin within one network whose containers may talk.
+            "\t\tiifname . oifname @own_bridge iifname != @isolated_bridges accept",
             // icc=false, for bridged traffic seen through br_netfilter; a published
             // port reached through the host stays reachable.
             "\t\tiifname @isolated_bridges oifname @isolated_bridges ct status dnat accept",

@@ -74,6 +74,7 @@ import Testing
         \t}
         \tchain forward {
         \t\ttype filter hook forward priority filter; policy accept;
+        \t\tiifname . oifname @own_bridge iifname != @isolated_bridges accept
         \t\tiifname @isolated_bridges oifname @isolated_bridges ct status dnat accept
         \t\tiifname @isolated_bridges oifname @isolated_bridges drop
         \t\tiifname . oifname @own_bridge accept
