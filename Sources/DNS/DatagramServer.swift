@@ -239,12 +239,7 @@ extension IPAddress {
             // sin6_addr at offset 8.
             let high = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
             let low = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
-            // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; records hold them as IPv4.
-            if high == 0, low >> 32 == 0xffff {
-                self = .v4(IPv4Address(UInt32(truncatingIfNeeded: low)))
-            } else {
-                self = .v6(IPv6Address(high: high, low: low))
-            }
+            self = .unmapped(high: high, low: low)
         default:
             return nil
         }

@@ -47,14 +47,16 @@ extension IPAddress {
                 (UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)),
                  UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
             }
-            // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; records hold them as IPv4.
-            if high == 0, low >> 32 == 0xffff {
-                self = .v4(IPv4Address(UInt32(truncatingIfNeeded: low)))
-            } else {
-                self = .v6(IPv6Address(high: high, low: low))
-            }
+            self = .unmapped(high: high, low: low)
         default:
             return nil
         }
+    }
+
+    /// An IPv6 peer address; a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d, and
+    /// records hold those as IPv4.
+    static func unmapped(high: UInt64, low: UInt64) -> IPAddress {
+        if high == 0, low >> 32 == 0xffff { return .v4(IPv4Address(UInt32(truncatingIfNeeded: low))) }
+        return .v6(IPv6Address(high: high, low: low))
     }
 }

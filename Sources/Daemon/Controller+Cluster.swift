@@ -192,6 +192,7 @@ extension Controller {
             try await worker.ensureOverlay(spec, underlayIndex: underlay.index)
             try await worker.updateRemoteNeighbours(vxlan: spec.vxlanName, adding: known, removing: [])
             if let rules = firewallNetwork(record) { try await firewall.addNetwork(rules) }
+            try await firewall.updateRemoteContainers(adding: known.map(\.address), removing: [])
             if isNew { try save(record) }
         } catch {
             if isNew {
