@@ -104,24 +104,16 @@ enum Command {
                 if errRead >= 0 { close(errRead) }
             }
         }
-        let output: Int32
-        if let stdout {
-            output = stdout.fileDescriptor
-        } else {
+        // The given handle, or a pipe whose read end the caller keeps.
+        func target(_ handle: FileHandle?, readEnd: inout Int32) throws -> Int32 {
+            if let handle { return handle.fileDescriptor }
             let ends = try pipeEnds()
-            outRead = ends.read
-            output = ends.write
+            readEnd = ends.read
             opened.append(ends.write)
+            return ends.write
         }
-        let error: Int32
-        if let stderr {
-            error = stderr.fileDescriptor
-        } else {
-            let ends = try pipeEnds()
-            errRead = ends.read
-            error = ends.write
-            opened.append(ends.write)
-        }
+        let output = try target(stdout, readEnd: &outRead)
+        let error = try target(stderr, readEnd: &errRead)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
