@@ -105,7 +105,11 @@ public final class ClusterStore: Sendable {
                 }
             }
         }
-        rejoining.withLock { $0 = task }
+        // A second loss while registering again replaces the attempt under way.
+        rejoining.withLock { previous in
+            previous?.cancel()
+            previous = task
+        }
     }
 
     private func rewriteOwnEndpoints() async throws {
