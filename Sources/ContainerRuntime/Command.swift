@@ -29,9 +29,10 @@ enum Command {
     /// drained concurrently so a chatty child can never block on a full pipe.
     static func run(
         _ executable: String, _ arguments: [String],
-        stdin: FileHandle? = nil, stdout: FileHandle? = nil, stderr: FileHandle? = nil
+        stdin: FileHandle? = nil, stdout: FileHandle? = nil, stderr: FileHandle? = nil,
+        in namespace: LaunchNamespace? = nil
     ) throws -> CommandOutput {
-        let child = try spawn(executable, arguments, stdin: stdin, stdout: stdout, stderr: stderr)
+        let child = try spawn(executable, arguments, stdin: stdin, stdout: stdout, stderr: stderr, in: namespace)
         let errorReader = child.stderrPipe.map { BackgroundReader($0) }
         let out = child.stdoutPipe?.readDataToEndOfFile() ?? Data()
         let err = errorReader?.wait() ?? Data()
@@ -52,9 +53,10 @@ enum Command {
     /// The latch opens once the child is reaped, by a thread of its own.
     static func start(
         _ executable: String, _ arguments: [String],
-        stdin: FileHandle?, stdout: FileHandle?, stderr: FileHandle?
+        stdin: FileHandle?, stdout: FileHandle?, stderr: FileHandle?,
+        in namespace: LaunchNamespace? = nil
     ) throws -> Started {
-        let child = try spawn(executable, arguments, stdin: stdin, stdout: stdout, stderr: stderr)
+        let child = try spawn(executable, arguments, stdin: stdin, stdout: stdout, stderr: stderr, in: namespace)
         let latch = ExitLatch()
         let pid = child.pid
         Thread { latch.finish(reap(pid)) }.start()
@@ -72,9 +74,11 @@ enum Command {
     /// signal mask: libdispatch worker threads, which also run Swift concurrency tasks, block
     /// almost every signal, and runc would pass that mask on to the container, whose
     /// processes would then ignore SIGTERM and never see SIGCHLD (the live runc test checks this).
+    /// With a namespace, the child is spawned from its thread and starts in its mount table.
     private static func spawn(
         _ executable: String, _ arguments: [String],
-        stdin: FileHandle?, stdout: FileHandle?, stderr: FileHandle?
+        stdin: FileHandle?, stdout: FileHandle?, stderr: FileHandle?,
+        in namespace: LaunchNamespace?
     ) throws -> Spawned {
         var opened: [Int32] = []  // the parent's copies, closed once the child has its own
         defer { for fd in opened { close(fd) } }
@@ -116,9 +120,14 @@ enum Command {
         let error = try target(stderr, readEnd: &errRead)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let result = argv.withUnsafeBufferPointer { pointers in
-            berth_spawn(&pid, executable, pointers.baseAddress, environ, input, output, error)
+        let (result, pid) = try argv.withUnsafeBufferPointer { pointers in
+            let arguments = pointers.baseAddress
+            let spawnChild = { () -> (Int32, pid_t) in
+                var child: pid_t = 0
+                let result = berth_spawn(&child, executable, arguments, environ, input, output, error)
+                return (result, child)
+            }
+            return try namespace.map { try $0.perform(spawnChild) } ?? spawnChild()
         }
         guard result == 0 else {
             throw BerthError(.unavailable, "cannot start \(executable): \(errnoText(result))")

@@ -87,16 +87,7 @@ public enum RootFilesystem {
     /// container's root. Safe to call repeatedly and on a container that was never prepared.
     public static func release(containerDir: String) throws {
         let rootfs = "\(containerDir)/rootfs"
-        // Mounts can be stacked (e.g. prepared twice by racing callers); peel them all.
-        var attempts = 0
-        while MountTable.isMountPoint(rootfs) {
-            attempts += 1
-            guard attempts <= 8 else { throw BerthError(.kernel, "\(rootfs) is still mounted after 8 unmounts") }
-            // EINVAL: raced with another release that already detached it.
-            if umount2(rootfs, Int32(MNT_DETACH)) != 0, errno != EINVAL, errno != ENOENT {
-                throw BerthError(.kernel, "unmounting \(rootfs) failed: \(errnoText(errno))")
-            }
-        }
+        try unmount(containerDir: containerDir)
         // rmdir, never a recursive delete: if anything were still mounted there, a recursive
         // delete would reach into the image's files.
         if rmdir(rootfs) != 0, errno != ENOENT {
@@ -110,6 +101,22 @@ public enum RootFilesystem {
                 try fm.removeItem(atPath: path)
             } catch {
                 throw BerthError(.internal, "cannot remove \(path)", cause: error)
+            }
+        }
+    }
+
+    /// Takes the container's root out of the caller's mount table, lazily, keeping its
+    /// directories. A started container keeps its own copy of the mount.
+    public static func unmount(containerDir: String) throws {
+        let rootfs = "\(containerDir)/rootfs"
+        // Mounts can be stacked (e.g. prepared twice by racing callers); peel them all.
+        var attempts = 0
+        while MountTable.isMountPoint(rootfs) {
+            attempts += 1
+            guard attempts <= 8 else { throw BerthError(.kernel, "\(rootfs) is still mounted after 8 unmounts") }
+            // EINVAL: raced with another release that already detached it.
+            if umount2(rootfs, Int32(MNT_DETACH)) != 0, errno != EINVAL, errno != ENOENT {
+                throw BerthError(.kernel, "unmounting \(rootfs) failed: \(errnoText(errno))")
             }
         }
     }

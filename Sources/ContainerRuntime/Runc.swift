@@ -20,10 +20,13 @@ public struct Runc: Sendable {
     public let root: String
     /// Per-invocation log files live here briefly (not in `root`, which runc owns).
     public let logDirectory: String
+    /// Where runc runs; nil: the caller's mount namespace.
+    public let namespace: LaunchNamespace?
 
-    public init(binary: String = "runc", root: String, logDirectory: String? = nil) {
+    public init(binary: String = "runc", root: String, logDirectory: String? = nil, namespace: LaunchNamespace? = nil) {
         self.binary = Self.resolve(binary)
         self.root = root
+        self.namespace = namespace
         self.logDirectory = logDirectory ?? (root.hasSuffix("/") ? String(root.dropLast()) : root) + "-log"
     }
 
@@ -110,7 +113,7 @@ public struct Runc: Sendable {
         if let workingDirectory { arguments += ["--cwd", workingDirectory] }
         arguments += [id] + args
         do {
-            let started = try Command.start(binary, arguments, stdin: stdin, stdout: nil, stderr: nil)
+            let started = try Command.start(binary, arguments, stdin: stdin, stdout: nil, stderr: nil, in: namespace)
             guard let out = started.stdoutPipe, let err = started.stderrPipe else {
                 throw BerthError(.internal, "runc exec \(id): pipes missing")
             }
@@ -144,7 +147,8 @@ public struct Runc: Sendable {
         defer { unlink(logPath) }
         let output: CommandOutput
         do {
-            output = try Command.run(binary, globalArguments(logPath: logPath) + arguments, stdout: stdout, stderr: stderr)
+            output = try Command.run(binary, globalArguments(logPath: logPath) + arguments, stdout: stdout, stderr: stderr,
+                                     in: namespace)
         } catch let error as BerthError {
             throw BerthError(.unavailable, "runc \(operation): cannot run \(binary): \(error.description)")
         }

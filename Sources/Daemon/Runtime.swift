@@ -40,11 +40,14 @@ final class Runtime: Sendable {
     let runc: Runc
     let monitor: ProcessMonitor
     let cgroupPrefix: String
+    /// Where runc runs and roots are mounted (see LaunchNamespace for why).
+    let launchNamespace: LaunchNamespace
     private let queue = DispatchQueue(label: "berth.runtime", attributes: .concurrent)
 
     init(configuration: DaemonConfiguration, daemonID: String) throws {
         images = try ImageStore(root: configuration.imagesDir)
-        runc = Runc(binary: configuration.runcPath, root: configuration.runcRoot)
+        launchNamespace = try LaunchNamespace(hiding: [configuration.netnsDir])
+        runc = Runc(binary: configuration.runcPath, root: configuration.runcRoot, namespace: launchNamespace)
         monitor = try ProcessMonitor()
         cgroupPrefix = "berth-" + daemonID.prefix(12)
     }
@@ -76,16 +79,33 @@ final class Runtime: Sendable {
 
     /// Mounts the root filesystem, writes the OCI bundle and starts the container with
     /// its output appended to the container's log. Undoes its own steps on failure.
+    /// The root is mounted in the launch namespace only while runc needs it: the started
+    /// container holds its own copy. runc joins the network namespace through this
+    /// process's descriptor for it, as the file's own mount is not in the launch namespace.
     func launch(_ spec: LaunchSpec) async throws -> LaunchedProcess {
         let runc = self.runc
         let prefix = cgroupPrefix
+        let launchNamespace = self.launchNamespace
         return try await offload {
-            let rootfs = try RootFilesystem.prepare(containerDir: spec.directory, imageRootfs: spec.imageRootfs)
+            var network = ContainerLaunch.Network.host
+            var namespaceFD: Int32 = -1
+            defer { if namespaceFD >= 0 { close(namespaceFD) } }
+            if let path = spec.networkNamespace {
+                namespaceFD = open(path, O_RDONLY | O_CLOEXEC)
+                guard namespaceFD >= 0 else {
+                    throw BerthError(.internal, "cannot open the network namespace \(path): \(String(cString: strerror(errno)))")
+                }
+                network = .path("/proc/\(getpid())/fd/\(namespaceFD)")
+            }
+            let rootfs = try launchNamespace.perform {
+                try RootFilesystem.prepare(containerDir: spec.directory, imageRootfs: spec.imageRootfs)
+            }
+            defer { try? launchNamespace.perform { try RootFilesystem.unmount(containerDir: spec.directory) } }
             do {
                 let launch = ContainerLaunch(
                     id: spec.id, rootfs: rootfs, args: spec.command, env: spec.environment, hostname: spec.hostname,
                     workingDir: spec.workingDirectory.flatMap { $0.isEmpty ? nil : $0 } ?? "/",
-                    network: spec.networkNamespace.map { .path($0) } ?? .host, shareHostUTS: spec.shareHostUTS,
+                    network: network, shareHostUTS: spec.shareHostUTS,
                     filesDir: spec.directory, cgroupPrefix: prefix, openFilesLimit: Self.openFilesLimit)
                 let bundle = spec.directory + "/bundle"
                 try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
@@ -101,6 +121,7 @@ final class Runtime: Sendable {
                 return LaunchedProcess(pid: pid, startTime: startTime)
             } catch {
                 try? runc.delete(id: spec.id, force: true)
+                try? launchNamespace.perform { try RootFilesystem.unmount(containerDir: spec.directory) }
                 try? RootFilesystem.release(containerDir: spec.directory)
                 throw error
             }

@@ -7,6 +7,7 @@
 int berth_setns(int fd, int nstype);
 int berth_unshare(int flags);
 int berth_clone_newnet(void);
+int berth_clone_newns(void);
 int berth_pidfd_open(pid_t pid);
 int berth_set_child_subreaper(void);
 int berth_pidfd_send_signal(int pidfd, int sig);
