@@ -201,8 +201,13 @@ extension Controller {
                     try interfaceSpec(endpoint, defaultRoute: index == routed, defaultRoute6: index == routed6)
                 }
                 let started = ContinuousClock.now
-                sandboxPath = try await worker.createSandbox(SandboxSpec(path: path, interfaces: interfaces))
+                let sandbox = try await worker.createSandbox(SandboxSpec(path: path, interfaces: interfaces))
                 if !interfaces.isEmpty { attachTimings.record(ContinuousClock.now - started) }
+                sandboxPath = sandbox.path
+                // A spare's ready-made pair keeps its own host end name.
+                for (index, name) in sandbox.hostInterfaces.enumerated() where index < endpoints.count {
+                    endpoints[index].hostInterface = name
+                }
             case .container:
                 sandboxPath = sharedWith?.sandboxPath
             case .host:

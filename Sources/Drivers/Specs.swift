@@ -61,3 +61,15 @@ public struct SandboxSpec: Sendable, Equatable {
         self.interfaces = interfaces
     }
 }
+
+/// A configured container namespace: its file, and the host end's name of each interface
+/// in the spec's order.
+public struct Sandbox: Sendable, Equatable {
+    public var path: String
+    public var hostInterfaces: [String]
+
+    public init(path: String, hostInterfaces: [String]) {
+        self.path = path
+        self.hostInterfaces = hostInterfaces
+    }
+}

@@ -80,6 +80,7 @@ package enum IFLA {
     package static let link: UInt16 = 5
     package static let master: UInt16 = 10
     package static let operstate: UInt16 = 16
+    package static let ifalias: UInt16 = 20
     package static let linkinfo: UInt16 = 18
     package static let group: UInt16 = 27
     package static let netNsFD: UInt16 = 28

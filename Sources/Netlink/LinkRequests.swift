@@ -105,10 +105,23 @@ extension NetlinkRequest {
         link("set link \(index) down", header: InterfaceInfoHeader(index: index, flags: 0, change: IFF.up))
     }
 
-    /// Enslaves link `index` to `master` (a bridge); master 0 releases it (nomaster).
-    public static func setMaster(index: Int32, master: Int32) -> NetlinkRequest {
+    /// Enslaves link `index` to `master` (a bridge); master 0 releases it (nomaster). The
+    /// kernel does nothing when `master` already is its master. With `alias`, also sets
+    /// the link's alias (IFLA_IFALIAS); an empty one removes it.
+    public static func setMaster(index: Int32, master: Int32, alias: String? = nil) -> NetlinkRequest {
         let operation = master == 0 ? "release link \(index) from its master" : "set master of link \(index) to \(master)"
-        return link(operation, header: InterfaceInfoHeader(index: index)) { $0.append(IFLA.master, int32: master) }
+        return link(operation, header: InterfaceInfoHeader(index: index)) { attributes in
+            attributes.append(IFLA.master, int32: master)
+            // Without a NUL: the kernel takes the attribute's length as the alias's.
+            if let alias { attributes.append(IFLA.ifalias, bytes: Array(alias.utf8)) }
+        }
+    }
+
+    /// Sets link `index`'s alias (IFLA_IFALIAS, shown by `ip link`); an empty one removes it.
+    public static func setAlias(index: Int32, alias: String) -> NetlinkRequest {
+        link("set alias of link \(index)", header: InterfaceInfoHeader(index: index)) {
+            $0.append(IFLA.ifalias, bytes: Array(alias.utf8))
+        }
     }
 
     public static func setMTU(index: Int32, mtu: Int) -> NetlinkRequest {

@@ -22,6 +22,8 @@ public struct LinkInfo: Sendable, Equatable {
     public var linkNetnsID: Int32?
     /// IFLA_OPERSTATE (RFC 2863: 6 = up, 2 = down...).
     public var operationalState: UInt8?
+    /// IFLA_IFALIAS, when the link has one.
+    public var alias: String?
 
     public var isUp: Bool { flags & IFF.up != 0 }
     /// Up with a carrier (the other end of a veth is up too).
@@ -41,6 +43,7 @@ public struct LinkInfo: Sendable, Equatable {
         linkIndex = attributes[type: IFLA.link]?.int32
         linkNetnsID = attributes[type: IFLA.linkNetnsID]?.int32
         operationalState = attributes[type: IFLA.operstate]?.uint8
+        alias = attributes[type: IFLA.ifalias]?.string
         if let info = try attributes[type: IFLA.linkinfo]?.nested() {
             kind = info[type: IFLA.infoKind]?.string
             slaveKind = info[type: IFLA.infoSlaveKind]?.string

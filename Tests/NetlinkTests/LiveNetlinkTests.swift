@@ -117,8 +117,16 @@ struct LiveNetlinkTests {
 
         try netlink.setMaster(index: host, master: bridge)
         #expect(try netlink.link(index: host)?.masterIndex == bridge)
+        try netlink.perform(.setAlias(index: host, alias: "berth spare"))
+        #expect(try netlink.link(index: host)?.alias == "berth spare")
+        // The master it already has: a no-op for the port, and the alias goes.
+        try netlink.perform(.setMaster(index: host, master: bridge, alias: ""))
+        let claimed = try #require(try netlink.link(index: host))
+        #expect(claimed.masterIndex == bridge && claimed.alias == nil)
         try netlink.setMaster(index: host, master: 0)
         #expect(try netlink.link(index: host)?.masterIndex == nil)
+        // A master that is gone fails (the spare pair check relies on it).
+        #expect(throws: NetlinkError.self) { try netlink.perform(.setMaster(index: host, master: 999_999, alias: "")) }
 
         try netlink.setMTU(index: peer, mtu: 1280)
         let mac = try #require(MACAddress("02:42:0a:0b:0c:0d"))

@@ -46,6 +46,28 @@ import Testing
         #expect(request.operation == "set ipv6 address generation of link 9 to none")
     }
 
+    @Test func setMasterDroppingAlias() {
+        // A spare pair's host end claimed for a container: same master, alias removed
+        // (IFLA_IFALIAS with no payload).
+        let request = NetlinkRequest.setMaster(index: 12, master: 3, alias: "")
+        let fixture = hex(
+            "2c000000 1000 0500 05000000 00000000",          // 44 bytes, RTM_NEWLINK, request|ack, seq 5
+            "00 00 0000 0c000000 00000000 00000000",         // ifinfomsg: index 12
+            "0800 0a00 03000000",                            // IFLA_MASTER 3
+            "0400 1400")                                     // IFLA_IFALIAS, empty
+        #expect(request.encoded(sequence: 5).hexString == fixture)
+    }
+
+    @Test func setAlias() {
+        let request = NetlinkRequest.setAlias(index: 12, alias: "berth spare")
+        let fixture = hex(
+            "30000000 1000 0500 06000000 00000000",          // 48 bytes, RTM_NEWLINK, request|ack, seq 6
+            "00 00 0000 0c000000 00000000 00000000",         // ifinfomsg: index 12
+            "0f00 1400", ascii("berth spare"), "00")         // IFLA_IFALIAS "berth spare" (no NUL: 15) + 1 pad
+        #expect(request.encoded(sequence: 6).hexString == fixture)
+        #expect(request.operation == "set alias of link 12")
+    }
+
     @Test func createBridge() throws {
         let request = try NetlinkRequest.createBridge(name: "berth0", mtu: 1500)
         let fixture = hex(

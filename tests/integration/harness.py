@@ -17,6 +17,7 @@ BIN = os.environ.get("BERTH_BIN", os.path.join(REPO, ".build", "debug"))
 BERTHD = os.path.join(BIN, "berthd")
 BERTH = os.path.join(BIN, "berth")
 WORK = os.environ.get("BERTH_TEST_DIR", "/tmp/berth-tests")
+SPARE_ALIAS = "berth spare"
 
 
 def run(cmd, check=True, timeout=60, **kw):
@@ -112,8 +113,14 @@ class Host:
     def ip_of(self, name, network="bridge"):
         return self.inspect(name)["NetworkSettings"]["Networks"][network]["IPAddress"]
 
-    def links(self):
-        return json.loads(self.sh("ip -j link show").stdout)
+    def links(self, spares=False):
+        """The host namespace's links; without the daemon's spare ports (veth pairs made ahead
+        for the next container, alias SPARE_ALIAS) unless `spares`."""
+        links = json.loads(self.sh("ip -j link show").stdout)
+        return links if spares else [l for l in links if l.get("ifalias") != SPARE_ALIAS]
+
+    def spare_ports(self):
+        return [l for l in self.links(spares=True) if l.get("ifalias") == SPARE_ALIAS]
 
     # --- daemon lifecycle -----------------------------------------------------
     def start(self, wait=True):
