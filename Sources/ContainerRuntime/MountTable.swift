@@ -7,9 +7,11 @@ import Foundation
 /// misses bind mounts of the same filesystem). Reading mountinfo costs time in proportion
 /// to the mounts on the host, two per running container: milliseconds at a few hundred.
 enum MountTable {
-    /// Mount points in mount order, with the kernel's octal escapes (\040 etc.) decoded.
-    static func mountPoints() -> [String] {
-        guard let text = ProcFile.read("/proc/self/mountinfo") else { return [] }
+    /// Mount points in mount order, with the kernel's octal escapes (\040 etc.) decoded, as the
+    /// process sees them, or with `ofThisThread` as the calling thread does (its mount
+    /// namespace may be its own).
+    static func mountPoints(ofThisThread: Bool = false) -> [String] {
+        guard let text = ProcFile.read(ofThisThread ? "/proc/thread-self/mountinfo" : "/proc/self/mountinfo") else { return [] }
         return text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)
             return fields.count > 4 ? unescape(fields[4]) : nil

@@ -31,7 +31,7 @@ public struct Runc: Sendable {
     }
 
     /// A bare name is looked up on $PATH plus the sbin directories runc usually lives in.
-    static func resolve(_ binary: String) -> String {
+    public static func resolve(_ binary: String) -> String {
         guard !binary.contains("/") else { return binary }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
         let directories = path.split(separator: ":").map(String.init) + ["/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin"]

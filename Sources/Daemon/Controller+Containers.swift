@@ -235,7 +235,7 @@ extension Controller {
             refreshLinkers(of: record)
         } catch {
             // Roll back in reverse order; every step is best effort so all of them run.
-            if launched { await runtime.destroy(id: record.id, directory: directory) }
+            if launched { await runtime.destroy(id: record.id, directory: directory, removingRoot: false) }
             if let path = sandboxPath, mode == .networks || mode == .none {
                 await worker.destroySandbox(path: path, hostInterfaces: endpoints.map(\.hostInterface))
             }
@@ -461,7 +461,7 @@ extension Controller {
         } else {
             releaseAddresses(endpoints)
         }
-        await runtime.destroy(id: id, directory: configuration.containerDir(id))
+        await runtime.destroy(id: id, directory: configuration.containerDir(id), removingRoot: false)
         guard var record = containers[id] else { return }
         record.status = .exited
         record.exitCode = exitCode
@@ -525,7 +525,7 @@ extension Controller {
         // Containers sharing this one's namespace lose their network: Docker refuses too.
         try store.delete(record.storeKey)
         forget(containerID: record.id)
-        await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id))
+        await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id), removingRoot: true)
         try? FileManager.default.removeItem(atPath: configuration.containerDir(record.id))
         for waiter in exitWaiters.removeValue(forKey: record.id) ?? [] { waiter.resume(returning: record.exitCode) }
     }

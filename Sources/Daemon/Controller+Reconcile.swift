@@ -29,7 +29,7 @@ extension Controller {
             if let sandbox = record.sandboxPath, record.networkMode == "none" || NetworkMode.parse(record.networkMode).mode == .networks {
                 await worker.destroySandbox(path: sandbox, hostInterfaces: record.endpoints.map(\.hostInterface))
             }
-            await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id))
+            await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id), removingRoot: false)
             record.status = .exited
             record.exitCode = ProcessMonitor.unknownExitCode
             record.finishedAt = Self.timestamp()
@@ -81,12 +81,13 @@ extension Controller {
         for id in known where !runningIDs.contains(id) {
             logger.info("removing a stray runc container", metadata: ["id": .string(String(id.prefix(12)))])
             try? runtime.signal(id: id, pid: 0, signal: SIGKILL)
-            await runtime.destroy(id: id, directory: configuration.containerDir(id))
+            // Not in the store: nothing of it is wanted.
+            await runtime.destroy(id: id, directory: configuration.containerDir(id), removingRoot: true)
         }
         // Root filesystems of containers that are not running stay unmounted.
         for record in containers.values where !record.isRunning && !known.contains(record.id) {
             if RootFilesystem.isMounted(containerDir: configuration.containerDir(record.id)) {
-                await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id))
+                await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id), removingRoot: false)
             }
         }
     }

@@ -1,7 +1,6 @@
 import BerthCore
 import CLinux
 import Cluster
-import ContainerRuntime
 import DNS
 import Drivers
 import Etcd
@@ -122,9 +121,6 @@ public final class BerthDaemon: Sendable {
                 throw BerthError(.internal, "cannot create \(directory)", cause: error)
             }
         }
-        // Before the runtime makes its launch namespace: namespace files bound here later
-        // must not show up in that namespace's mount table.
-        try LaunchNamespace.makePrivateMountPoint(configuration.netnsDir)
         let socketDirectory = (configuration.socketPath as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
     }

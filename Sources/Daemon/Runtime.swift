@@ -46,10 +46,20 @@ final class Runtime: Sendable {
 
     init(configuration: DaemonConfiguration, daemonID: String) throws {
         images = try ImageStore(root: configuration.imagesDir)
-        launchNamespace = try LaunchNamespace(hiding: [configuration.netnsDir])
-        runc = Runc(binary: configuration.runcPath, root: configuration.runcRoot, namespace: launchNamespace)
+        let runcBinary = Runc.resolve(configuration.runcPath)
+        launchNamespace = try LaunchNamespace(plan: MountPlan(
+            needed: [configuration.root, configuration.execRoot, runcBinary].map(Self.canonical),
+            hidden: [Self.canonical(configuration.netnsDir)]))
+        runc = Runc(binary: runcBinary, root: configuration.runcRoot, namespace: launchNamespace)
         monitor = try ProcessMonitor()
         cgroupPrefix = "berth-" + daemonID.prefix(12)
+    }
+
+    /// realpath(3) when the path exists (mount points are reported resolved).
+    static func canonical(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
@@ -144,14 +154,21 @@ final class Runtime: Sendable {
         try runc.kill(id: id, signal: signal)
     }
 
-    /// Forgets the runc container and unmounts its root filesystem. Best effort.
-    func destroy(id: String, directory: String) async {
+    /// Forgets the runc container and makes sure its root is mounted nowhere in the host's
+    /// table (a daemon before the launch namespace mounted it there). With `removingRoot`
+    /// the root's directories go too (rm); without, the container's changes stay for its
+    /// next start, as in Docker. Best effort.
+    func destroy(id: String, directory: String, removingRoot: Bool) async {
         let runc = self.runc
         _ = try? await offload {
             // Only when runc has state for it: a second `runc delete` (stop, then rm) would
             // cost a process for nothing.
             if FileManager.default.fileExists(atPath: runc.root + "/" + id) { try? runc.delete(id: id, force: true) }
-            try? RootFilesystem.release(containerDir: directory)
+            if removingRoot {
+                try? RootFilesystem.release(containerDir: directory)
+            } else {
+                try? RootFilesystem.unmount(containerDir: directory)
+            }
         }
     }
 
