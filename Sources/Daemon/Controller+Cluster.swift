@@ -150,12 +150,17 @@ extension Controller {
 
     // MARK: this node's copy of an overlay
 
+    func overlayNamespacePath(_ network: NetworkRecord) -> String {
+        configuration.overlaysDir + "/" + network.id.prefix(12)
+    }
+
     func overlaySpec(_ network: NetworkRecord) throws(BerthError) -> OverlaySpec {
         guard let cluster, let vni = network.vni, let vxlan = network.vxlanName,
               let local = IPv4Address(cluster.node.address) else {
             throw BerthError(.internal, "network \(network.name) is missing its overlay settings")
         }
-        return OverlaySpec(bridge: try bridgeSpec(network), vxlanName: vxlan, vni: vni, local: local)
+        return OverlaySpec(bridge: try bridgeSpec(network), vxlanName: vxlan, vni: vni, local: local,
+                           namespacePath: overlayNamespacePath(network))
     }
 
     /// Makes the overlay exist on this node (idempotent): record, address pool, devices,

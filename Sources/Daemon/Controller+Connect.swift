@@ -100,8 +100,14 @@ extension Controller {
         beginTeardown([endpoint])
         let id = record.id
         interfacesInTeardown[id, default: []].insert(endpoint.interfaceName)
-        worker.releaseInterface(hostInterface: endpoint.hostInterface) { [weak self] in
-            Task { await self?.finishInterfaceTeardown(endpoint, container: id, started: started) }
+        if network.isOverlay {
+            // Its host end is in the overlay's namespace, which the teardown thread does not see.
+            try? await worker.detach(hostInterface: endpoint.hostInterface)
+            finishInterfaceTeardown(endpoint, container: id, started: started)
+        } else {
+            worker.releaseInterface(hostInterface: endpoint.hostInterface) { [weak self] in
+                Task { await self?.finishInterfaceTeardown(endpoint, container: id, started: started) }
+            }
         }
         detachTimings.record(ContinuousClock.now - started)
     }

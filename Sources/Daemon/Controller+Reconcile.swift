@@ -66,6 +66,8 @@ extension Controller {
                 NamespaceFile.remove(path: configuration.netnsDir + "/" + file)
             }
         }
+        await worker.removeOverlayNamespaces(
+            in: configuration.overlaysDir, keeping: Set(networks.values.filter(\.isOverlay).map(overlayNamespacePath)))
         let ownedLinks = Set(running.flatMap { $0.endpoints.map(\.hostInterface) } + networks.values.compactMap(\.vxlanName))
         let bridges = networks.values.compactMap(\.bridgeName)
         if let ports = try? await worker.bridgePorts(bridges: bridges) {

@@ -114,7 +114,7 @@ public final class BerthDaemon: Sendable {
 
     private func prepareDirectories() throws {
         for directory in [configuration.root, configuration.imagesDir, configuration.containersDir,
-                          configuration.execRoot, configuration.netnsDir, configuration.runcRoot] {
+                          configuration.execRoot, configuration.netnsDir, configuration.overlaysDir, configuration.runcRoot] {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             } catch {

@@ -49,6 +49,8 @@ public struct DaemonConfiguration: Sendable {
     var imagesDir: String { root + "/images" }
     var containersDir: String { root + "/containers" }
     var netnsDir: String { execRoot + "/netns" }
+    /// Overlay networks' data-plane namespaces.
+    var overlaysDir: String { execRoot + "/overlays" }
     var runcRoot: String { execRoot + "/runc" }
     func containerDir(_ id: String) -> String { containersDir + "/" + id }
 }

@@ -18,6 +18,8 @@ final class HostLinks {
     var hotShape: PortShape?
     var spareDirectory: String?
     var spareTarget = 0
+    /// Overlays' namespaces, by the name of the host's gateway end (the network's bridge name).
+    var overlays: [String: OverlayNamespace] = [:]
 
     init() throws {
         netlink = try RouteNetlink()
@@ -30,6 +32,33 @@ final class HostLinks {
         }
         bridgeIndexes[name] = link.index
         return link.index
+    }
+
+    /// Where an interface of the network whose bridge is `bridgeName` is plugged: the
+    /// host's bridge, or an overlay's bridge inside its namespace.
+    func attachPoint(_ bridgeName: String) throws -> (netlink: RouteNetlink, bridge: Int32, isHost: Bool) {
+        if let overlay = overlays[bridgeName] { return (overlay.netlink, overlay.bridgeIndex, false) }
+        return (netlink, try bridgeIndex(bridgeName), true)
+    }
+
+    /// Gives link `index` exactly the gateway addresses (stale IPv4 ones go first) and
+    /// raises it.
+    func setAddresses(index: Int32, gateway: IPv4Network, gateway6: IPv6Network?) throws {
+        let existing = try netlink.addresses(index: index)
+        var requests: [NetlinkRequest] = []
+        if !existing.contains(where: { $0.address == .v4(gateway.address) && $0.prefixLength == gateway.prefixLength }) {
+            for stale in existing where stale.address.isIPv4 {
+                if case .v4(let address) = stale.address, let network = IPv4Network(address: address, prefixLength: stale.prefixLength) {
+                    requests.append(.deleteAddress(network, index: index))
+                }
+            }
+            requests.append(.addAddress(gateway, index: index))
+        }
+        if let gateway6, !existing.contains(where: { $0.address == .v6(gateway6.address) }) {
+            requests.append(.addAddress(gateway6, index: index, noDAD: true))
+        }
+        requests.append(.setUp(index: index))
+        try netlink.perform(requests)
     }
 }
 
@@ -110,23 +139,7 @@ public final class NetworkWorker: Sendable {
                 index = try host.netlink.createBridge(name: spec.name, mtu: spec.mtu, mac: spec.mac)
             }
             host.bridgeIndexes[spec.name] = index
-            let existing = try host.netlink.addresses(index: index)
-            var requests: [NetlinkRequest] = []
-            if !existing.contains(where: { $0.address == .v4(spec.gateway.address) && $0.prefixLength == spec.gateway.prefixLength }) {
-                // A stale address (the subnet changed) goes first.
-                for stale in existing where stale.address.isIPv4 {
-                    if case .v4(let address) = stale.address, let network = IPv4Network(address: address, prefixLength: stale.prefixLength) {
-                        requests.append(.deleteAddress(network, index: index))
-                    }
-                }
-                requests.append(.addAddress(spec.gateway, index: index))
-            }
-            if let gateway6 = spec.gateway6,
-               !existing.contains(where: { $0.address == .v6(gateway6.address) }) {
-                requests.append(.addAddress(gateway6, index: index, noDAD: true))
-            }
-            requests.append(.setUp(index: index))
-            try host.netlink.perform(requests)
+            try host.setAddresses(index: index, gateway: spec.gateway, gateway6: spec.gateway6)
         }
     }
 
@@ -178,7 +191,8 @@ public final class NetworkWorker: Sendable {
     public func createSandbox(_ spec: SandboxSpec) async throws -> Sandbox {
         let sandbox = try await thread.run { scope -> Sandbox in
             let host = scope.context
-            let shape = spec.interfaces.first.map(PortShape.init)
+            // Overlay ports are made in the overlay's namespace: no ready pairs for them.
+            let shape = spec.interfaces.first.flatMap { host.overlays[$0.bridgeName] == nil ? PortShape($0) : nil }
             if shape != nil { host.hotShape = shape }
             if let shape, let found = host.pluggedSpares.firstIndex(where: { $0.port?.shape == shape }) {
                 let spare = host.pluggedSpares.remove(at: found)
@@ -340,20 +354,27 @@ public final class NetworkWorker: Sendable {
     /// The veth pair for one interface in a single exchange, then its addresses, link
     /// state and routes inside the container in one batch.
     private static func plug(_ interface: InterfaceSpec, host: HostLinks, inner: RouteNetlink, namespaceFD: Int32) throws {
-        let bridge = try host.bridgeIndex(interface.bridgeName)
+        var point = try host.attachPoint(interface.bridgeName)
         var created: (host: Int32, peer: Int32)?
         do {
-            created = try createVeth(interface, bridge: bridge, host: host, namespaceFD: namespaceFD)
-        } catch let error as NetlinkError where error.errno == ENODEV || error.errno == EINVAL {
+            created = try createVeth(interface, bridge: point.bridge, netlink: point.netlink, namespaceFD: namespaceFD)
+        } catch let error as NetlinkError where point.isHost && (error.errno == ENODEV || error.errno == EINVAL) {
             // The bridge may have been deleted behind our back: look it up again once.
             host.bridgeIndexes[interface.bridgeName] = nil
-            created = try createVeth(interface, bridge: try host.bridgeIndex(interface.bridgeName), host: host, namespaceFD: namespaceFD)
+            point = try host.attachPoint(interface.bridgeName)
+            created = try createVeth(interface, bridge: point.bridge, netlink: point.netlink, namespaceFD: namespaceFD)
         }
         do {
             // A bridge port needs no IPv6 of its own. Without this, the kernel gives the
             // host end a link-local address, routes and DAD when it gets carrier, and that
-            // work grows with the number of ports. Set before the peer comes up.
-            try disableIPv6(interface.hostName, host: host, index: created?.host)
+            // work grows with the number of ports. Set before the peer comes up. (In an
+            // overlay's namespace, whose sysctls the host's /proc does not show, at least
+            // no link-local address.)
+            if point.isHost {
+                try disableIPv6(interface.hostName, host: host, index: created?.host)
+            } else if let hostEnd = try created?.host ?? point.netlink.link(named: interface.hostName)?.index {
+                try point.netlink.perform(.setIPv6AddressGeneration(index: hostEnd, mode: .none))
+            }
             let index: Int32
             if let created {
                 index = created.peer
@@ -364,7 +385,7 @@ public final class NetworkWorker: Sendable {
             }
             try configureInside(interface, index: index, inner: inner, setMAC: false)
         } catch {
-            try? host.netlink.deleteLink(named: interface.hostName)
+            try? point.netlink.deleteLink(named: interface.hostName)
             throw error
         }
     }
@@ -454,8 +475,8 @@ public final class NetworkWorker: Sendable {
 
     /// Creates the pair and returns both ends' indexes, which the kernel's echo of the new
     /// host end carries (its index and IFLA_LINK), saving lookups; nil without an echo.
-    private static func createVeth(_ interface: InterfaceSpec, bridge: Int32, host: HostLinks, namespaceFD: Int32) throws -> (host: Int32, peer: Int32)? {
-        let replies = try host.netlink.exchange(.createVeth(
+    private static func createVeth(_ interface: InterfaceSpec, bridge: Int32, netlink: RouteNetlink, namespaceFD: Int32) throws -> (host: Int32, peer: Int32)? {
+        let replies = try netlink.exchange(.createVeth(
             name: interface.hostName, peerName: interface.containerName, peerNamespaceFD: namespaceFD,
             masterIndex: bridge, up: true, mtu: interface.mtu, peerMAC: interface.mac, group: interface.portGroup))
         guard let echoed = replies.first(where: { $0.type == RTM.newLink }), let info = try? LinkInfo(message: echoed),
@@ -466,12 +487,16 @@ public final class NetworkWorker: Sendable {
     }
 
     /// Removes one interface (network disconnect): deleting the host end removes the pair.
+    /// The host end is in the host's namespace, or in an overlay's.
     public func detach(hostInterface: String) async throws {
         try await thread.run { scope in
-            do {
-                try scope.context.netlink.deleteLink(named: hostInterface)
-            } catch let error as NetlinkError where error.errno == ENODEV {
-                return
+            for netlink in [scope.context.netlink] + scope.context.overlays.values.map(\.netlink) {
+                do {
+                    try netlink.deleteLink(named: hostInterface)
+                    return
+                } catch let error as NetlinkError where error.errno == ENODEV {
+                    continue
+                }
             }
         }
     }

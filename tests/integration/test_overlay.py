@@ -47,8 +47,14 @@ def pings(host, container, address, count=1):
     return host.berth("exec", container, "ping", "-c", str(count), "-W", "1", address, check=False).returncode == 0
 
 
-def fdb_macs(host, device):
-    return host.sh(f"bridge fdb show dev {device}").stdout
+def in_overlay(host, network_id, command):
+    """Runs a shell command in the overlay's data-plane namespace on that node."""
+    path = os.path.join(host.exec_root, "overlays", network_id[:12])
+    return run(["nsenter", f"--net={path}", "sh", "-c", command]).stdout
+
+
+def fdb_macs(host, network_id):
+    return in_overlay(host, network_id, f"bridge fdb show dev vx-{network_id[:12]}")
 
 
 def test_overlay_spans_three_nodes(cluster):
@@ -82,6 +88,15 @@ def test_overlay_spans_three_nodes(cluster):
             assert pings(node, f"c{index}", address)
             assert pings(node, f"c{index}", other)
 
+    # The data plane is in a namespace of its own: bridge, VXLAN device and the gateway
+    # pair's end there; the host keeps the pair's other end with the gateway address.
+    short = created["Id"][:12]
+    for node in c.nodes:
+        assert f"vx-{short}" not in node.sh("ip -o link show").stdout
+        assert "10.10.0.1/24" in node.sh(f"ip -o -4 addr show dev ov-{short}").stdout
+        inside = in_overlay(node, created["Id"], "ip -o link show")
+        assert f"vx-{short}" in inside and "gw0" in inside and "master br0" in inside
+
     # Frames to and from other nodes' containers skip connection tracking.
     remote = node1.sh("nft list set inet berth overlay_remote").stdout
     assert addresses["c2"] in remote and addresses["c3"] in remote and addresses["c1"] not in remote
@@ -103,7 +118,8 @@ def test_overlay_spans_three_nodes(cluster):
                message="the network to be removable once no node uses it")
     for node in c.nodes:
         wait_until(lambda: not has_network(node, "ov"), timeout=5, message="the overlay to vanish everywhere")
-        assert "vx-" not in node.sh("ip -o link show").stdout
+        assert "vx-" not in node.sh("ip -o link show").stdout and "ov-" not in node.sh("ip -o link show").stdout
+        assert not os.listdir(os.path.join(node.exec_root, "overlays"))
         assert "10.10.0." not in node.sh("nft list set inet berth overlay_remote").stdout
 
 
@@ -162,7 +178,7 @@ def test_dead_node_vanishes_within_the_ttl_and_resynchronises(cluster):
     node3.berth("run", "-d", "--name", "gone", "--network", "ov", "busybox", "sleep", "600")
     gone_ip = node3.ip_of("gone", "ov")
     gone_mac = node3.inspect("gone")["NetworkSettings"]["Networks"]["ov"]["MacAddress"]
-    vxlan = "vx-" + node1.inspect("a")["NetworkSettings"]["Networks"]["ov"]["NetworkID"][:12]
+    vxlan = node1.inspect("a")["NetworkSettings"]["Networks"]["ov"]["NetworkID"]
     wait_until(lambda: resolves(node1, "a", "gone"), timeout=5, message="gone to resolve on node1")
     assert gone_mac in fdb_macs(node1, vxlan)
 
