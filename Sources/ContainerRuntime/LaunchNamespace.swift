@@ -27,20 +27,25 @@ public final class LaunchNamespace: Sendable {
 
     private let jobs = Mutex<[Job]>([])
     private let wakeup = DispatchSemaphore(value: 0)
+    /// Set when trimming the table failed: every job then fails with it.
+    private let trimError = Mutex<BerthError?>(nil)
 
-    /// Starts the thread and moves it into a new, private mount namespace trimmed to `plan`.
+    /// Starts the thread and moves it into a new, private mount namespace, then trims it
+    /// to `plan`. Only entering is waited for: trimming (a few milliseconds per thousand
+    /// mounts on the host) goes on while the daemon starts, and jobs wait behind it.
     public init(plan: MountPlan) throws(BerthError) {
         let ready = DispatchSemaphore(value: 0)
         let startError = Mutex<BerthError?>(nil)
         let thread = Thread { [self] in
             // Named from inside: the thread's name in /proc (comm) is what tools and tests see.
             Thread.current.name = "berth-launch"
-            if let error = Self.enterNewNamespace(plan: plan) {
+            if let error = Self.enterNewNamespace() {
                 startError.withLock { $0 = error }
                 ready.signal()
                 return
             }
             ready.signal()
+            if let error = Self.trim(to: plan) { self.trimError.withLock { $0 = error } }
             while true {
                 self.wakeup.wait()
                 let job = self.jobs.withLock { $0.isEmpty ? nil : $0.removeFirst() }
@@ -58,8 +63,12 @@ public final class LaunchNamespace: Sendable {
         let done = DispatchSemaphore(value: 0)
         // Written on the thread before `done` is signalled, read here only after.
         nonisolated(unsafe) var outcome: Result<T, any Error>?
-        let job = Job {
-            outcome = Result { try body() }
+        let job = Job { [self] in
+            if let error = self.trimError.withLock({ $0 }) {
+                outcome = .failure(error)
+            } else {
+                outcome = Result { try body() }
+            }
             done.signal()
         }
         jobs.withLock { $0.append(job) }
@@ -69,7 +78,7 @@ public final class LaunchNamespace: Sendable {
         return try outcome.get()
     }
 
-    private static func enterNewNamespace(plan: MountPlan) -> BerthError? {
+    private static func enterNewNamespace() -> BerthError? {
         // CLONE_NEWNS implies CLONE_FS: only this thread leaves the host's mount table.
         guard berth_unshare(berth_clone_newns()) == 0 else {
             return BerthError(.internal, "cannot create the launch mount namespace: \(errnoText(errno))")
@@ -77,14 +86,18 @@ public final class LaunchNamespace: Sendable {
         guard mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil) == 0 else {
             return BerthError(.internal, "cannot make the launch mount namespace private: \(errnoText(errno))")
         }
+        // The thread's working directory may be on a mount about to be detached.
+        _ = chdir("/")
+        return nil
+    }
+
+    private static func trim(to plan: MountPlan) -> BerthError? {
         for path in plan.mountsToDetach(MountTable.mountPoints(ofThisThread: true)) {
             // EINVAL: already gone with a mount above it.
             if umount2(path, Int32(MNT_DETACH)) != 0, errno != EINVAL, errno != ENOENT {
                 return BerthError(.internal, "cannot detach \(path) in the launch mount namespace: \(errnoText(errno))")
             }
         }
-        // The thread's working directory may have been on a detached mount.
-        _ = chdir("/")
         return nil
     }
 }

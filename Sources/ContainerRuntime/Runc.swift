@@ -75,7 +75,7 @@ public struct Runc: Sendable {
     /// nil when runc has no such container.
     public func state(id: String) throws -> RuncState? {
         do {
-            let output = try invoke("state", id: id, ["state", id])
+            let output = try invoke("state", id: id, ["state", id], inLaunchNamespace: false)
             do {
                 return try JSONDecoder().decode(RuncState.self, from: output.stdout)
             } catch {
@@ -88,7 +88,7 @@ public struct Runc: Sendable {
 
     /// Every container under this daemon's runc root.
     public func listStates() throws -> [RuncState] {
-        let output = try invoke("list", id: "", ["list", "--format", "json"])
+        let output = try invoke("list", id: "", ["list", "--format", "json"], inLaunchNamespace: false)
         // runc prints `null` when there are none.
         do {
             return try JSONDecoder().decode([RuncState]?.self, from: output.stdout) ?? []
@@ -140,15 +140,18 @@ public struct Runc: Sendable {
     }
 
     /// Runs one runc command to completion; a non-zero exit becomes a BerthError carrying runc's
-    /// last logged error (or its stderr when the log is empty).
+    /// last logged error (or its stderr when the log is empty). `list` and `state` only read
+    /// runc's state files: they run where the caller is, so a starting daemon's
+    /// reconciliation does not wait for the launch namespace to be trimmed.
     private func invoke(_ operation: String, id: String, _ arguments: [String],
-                        stdout: FileHandle? = nil, stderr: FileHandle? = nil) throws -> CommandOutput {
+                        stdout: FileHandle? = nil, stderr: FileHandle? = nil,
+                        inLaunchNamespace: Bool = true) throws -> CommandOutput {
         let logPath = try newLogPath()
         defer { unlink(logPath) }
         let output: CommandOutput
         do {
             output = try Command.run(binary, globalArguments(logPath: logPath) + arguments, stdout: stdout, stderr: stderr,
-                                     in: namespace)
+                                     in: inLaunchNamespace ? namespace : nil)
         } catch let error as BerthError {
             throw BerthError(.unavailable, "runc \(operation): cannot run \(binary): \(error.description)")
         }

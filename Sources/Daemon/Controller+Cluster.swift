@@ -281,6 +281,11 @@ extension Controller {
                 throw BerthError.invalid("invalid value \"\(text)\" for \(option): true or false")
             }
         }
+        // An overlay's containers meet on a bridge in the overlay's own namespace, where
+        // the host's firewall does not reach (and Docker's overlay driver ignores it too).
+        if Self.flag(options[Self.iccOption]) == false {
+            throw BerthError.invalid("\(Self.iccOption)=false is a bridge network option; overlay networks do not support it")
+        }
         let name = request.Name
         let localNetworks = networks.values.filter { !$0.isOverlay }.compactMap { network in
             network.subnet.flatMap(IPv4Network.init).map { (network.name, $0) }

@@ -330,14 +330,20 @@ public final class NetworkWorker: Sendable {
         NamespaceFile.remove(path: spare.file.path)
     }
 
-    /// Removes the spare namespaces (daemon shutdown).
+    /// Removes the spare namespaces (daemon shutdown). Their pairs are not deleted one by
+    /// one (each deletion waits for the kernel): they go with their namespaces, which the
+    /// kernel takes down in the background once the files and sockets are gone.
     public func dropSpareNamespaces() async {
         _ = try? await thread.run { scope in
             let host = scope.context
             host.spareTarget = 0
-            for spare in host.spares + host.pluggedSpares { Self.discard(spare, host: host) }
+            host.hotShape = nil
+            for spare in host.spares + host.pluggedSpares {
+                spare.file.close()
+                NamespaceFile.remove(path: spare.file.path)
+            }
             host.spares = []
-            host.pluggedSpares = []
+            host.pluggedSpares = []  // closes their netlink sockets, the last hold on them
         }
     }
 

@@ -111,6 +111,8 @@ def test_overlay_spans_three_nodes(cluster):
     # Names are cluster-wide; the network cannot go while a node uses it.
     assert "already exists" in fails(node2, "network", "create", "-d", "overlay", "ov")
     assert "overlaps" in fails(node3, "network", "create", "-d", "overlay", "--subnet", "10.10.0.128/25", "ov2")
+    assert "do not support" in fails(node1, "network", "create", "-d", "overlay", "-o",
+                                     "com.docker.network.bridge.enable_icc=false", "ov3")
     assert "active endpoints" in fails(node2, "network", "rm", "ov")
     for index, node in enumerate(c.nodes, start=1):
         node.berth("rm", "-f", f"c{index}")

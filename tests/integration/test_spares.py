@@ -95,7 +95,8 @@ def test_spares_go_with_their_network_and_the_daemon(host):
     assert len(spare_files(host, running=("d", "e"))) == 8
     keys = {name: host.inspect(name)["NetworkSettings"]["SandboxKey"] for name in ("d", "e")}
     host.stop()
-    assert not host.spare_ports()
+    # The pairs go with their namespaces, which the kernel removes right after.
+    wait_until(lambda: not host.spare_ports(), timeout=5, message="the spare pairs to go")
     left = set(os.listdir(os.path.join(host.exec_root, "netns")))
     assert left <= {os.path.basename(k) for k in keys.values()}
     # The running containers kept theirs.
