@@ -4,6 +4,7 @@ Every host gets a fresh namespace (no route to the real network), its own --root
 --exec-root and socket, and a resolv.conf of its own; `cleanup()` removes every
 namespace, mount, process and file it made, and is safe to call after any failure.
 """
+import errno
 import json
 import os
 import shutil
@@ -50,11 +51,31 @@ def unmount_below(prefix):
         subprocess.run(["umount", "-l", point], capture_output=True)
 
 
+def remove_cgroup(name):
+    """Removes the daemon's cgroup parent in every cgroup-v1 hierarchy once it is empty,
+    deepest directories first (runc removes a container's own; the parent stays)."""
+    if not name:
+        return
+    for controller in os.listdir("/sys/fs/cgroup"):
+        root = os.path.join("/sys/fs/cgroup", controller, name)
+        for directory, _, _ in sorted(os.walk(root), key=lambda w: len(w[0]), reverse=True):
+            # EBUSY while killed container processes are still exiting: wait a little.
+            for _ in range(40):
+                try:
+                    os.rmdir(directory)
+                    break
+                except OSError as error:
+                    if error.errno != errno.EBUSY:
+                        break
+                    time.sleep(0.05)
+
+
 class Host:
     """One test host: namespace + berthd + its directories."""
 
     def __init__(self, name=None, bip=None, extra_args=(), resolv_conf="nameserver 192.0.2.53\n"):
         self.id = uuid.uuid4().hex[:8]
+        self.cgroup = None
         self.netns = name or f"berth-t-{self.id}"
         self.dir = os.path.join(WORK, self.id)
         self.root = os.path.join(self.dir, "root")
@@ -146,6 +167,9 @@ class Host:
             probe = subprocess.run(["curl", "-sf", "--unix-socket", self.socket, "http://localhost/_ping"],
                                    capture_output=True, text=True)
             if probe.returncode == 0 and probe.stdout == "OK":
+                if self.cgroup is None:
+                    # Containers go under the cgroup "berth-<first 12 of the daemon's ID>".
+                    self.cgroup = "berth-" + self.api("GET", "/info")[1]["ID"][:12]
                 return
             time.sleep(0.05)
         raise AssertionError(f"berthd did not answer within {timeout}s:\n{self.log()}")
@@ -241,6 +265,7 @@ class Host:
                 subprocess.run(["runc", "--root", runc_root, "kill", cid, "KILL"], capture_output=True)
                 subprocess.run(["runc", "--root", runc_root, "delete", "--force", cid], capture_output=True)
         unmount_below(self.dir)
+        remove_cgroup(self.cgroup)
         subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
         for netns in self.extra_netns:
             subprocess.run(["ip", "netns", "del", netns], capture_output=True)
