@@ -110,6 +110,8 @@ final class Runtime: Sendable {
             let rootfs = try launchNamespace.perform {
                 try RootFilesystem.prepare(containerDir: spec.directory, imageRootfs: spec.imageRootfs)
             }
+            // The started container holds its own copy of the mount; a failed start leaves the
+            // root's directories for the next start (its changes stay until rm, as in Docker).
             defer { try? launchNamespace.perform { try RootFilesystem.unmount(containerDir: spec.directory) } }
             do {
                 let launch = ContainerLaunch(
@@ -131,8 +133,6 @@ final class Runtime: Sendable {
                 return LaunchedProcess(pid: pid, startTime: startTime)
             } catch {
                 try? runc.delete(id: spec.id, force: true)
-                try? launchNamespace.perform { try RootFilesystem.unmount(containerDir: spec.directory) }
-                try? RootFilesystem.release(containerDir: spec.directory)
                 throw error
             }
         }
