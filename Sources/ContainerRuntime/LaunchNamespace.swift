@@ -115,10 +115,11 @@ public struct MountPlan: Sendable, Equatable {
     public static let systemTrees = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
                                      "/proc", "/sys", "/dev"]
 
+    /// Paths that exist are resolved (mount points are reported resolved: /var/run is /run).
     public init(needed: [String], keptTrees: [String] = MountPlan.systemTrees, hidden: [String]) {
-        self.needed = needed.map(Self.normalized)
+        self.needed = needed.map { Self.normalized(MountTable.canonical($0)) }
         self.keptTrees = keptTrees.map(Self.normalized)
-        self.hidden = hidden.map(Self.normalized)
+        self.hidden = hidden.map { Self.normalized(MountTable.canonical($0)) }
     }
 
     /// The mount points to detach, deepest first (a mount point stacked several times is

@@ -48,18 +48,10 @@ final class Runtime: Sendable {
         images = try ImageStore(root: configuration.imagesDir)
         let runcBinary = Runc.resolve(configuration.runcPath)
         launchNamespace = try LaunchNamespace(plan: MountPlan(
-            needed: [configuration.root, configuration.execRoot, runcBinary].map(Self.canonical),
-            hidden: [Self.canonical(configuration.netnsDir)]))
+            needed: [configuration.root, configuration.execRoot, runcBinary], hidden: [configuration.netnsDir]))
         runc = Runc(binary: runcBinary, root: configuration.runcRoot, namespace: launchNamespace)
         monitor = try ProcessMonitor()
         cgroupPrefix = "berth-" + daemonID.prefix(12)
-    }
-
-    /// realpath(3) when the path exists (mount points are reported resolved).
-    static func canonical(_ path: String) -> String {
-        guard let resolved = realpath(path, nil) else { return path }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 
     func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {

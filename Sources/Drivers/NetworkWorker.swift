@@ -301,21 +301,19 @@ public final class NetworkWorker: Sendable {
             // Named like any host end ("veth" and 7 hex digits); the endpoint takes this name.
             let hostName = "veth" + String(String(generator.next() as UInt64, radix: 16).suffix(7))
             let bridge = try host.bridgeIndex(shape.bridgeName)
-            let replies = try host.netlink.exchange(.createVeth(
+            guard let (hostIndex, peer) = try createPair(.createVeth(
                 name: hostName, peerName: shape.containerName, peerNamespaceFD: spare.file.fd,
-                masterIndex: bridge, up: true, mtu: shape.mtu, group: shape.portGroup))
-            guard let echoed = replies.first(where: { $0.type == RTM.newLink }), let info = try? LinkInfo(message: echoed),
-                  let peer = info.linkIndex else {
+                masterIndex: bridge, up: true, mtu: shape.mtu, group: shape.portGroup), netlink: host.netlink) else {
                 try? host.netlink.deleteLink(named: hostName)
                 throw BerthError(.kernel, "the kernel did not echo the new link \(hostName)")
             }
-            try disableIPv6(hostName, host: host, index: info.index)
+            try disableIPv6(hostName, host: host, index: hostIndex)
             // Tells `ip link` readers (and the tests) that this port waits for a container.
-            try host.netlink.perform(.setAlias(index: info.index, alias: Self.spareAlias))
+            try host.netlink.perform(.setAlias(index: hostIndex, alias: Self.spareAlias))
             if !shape.ipv6 {
                 try spare.netlink.perform([.setIPv6AddressGeneration(index: peer, mode: .none), .setUp(index: peer)])
             }
-            spare.port = PluggedPort(shape: shape, bridgeIndex: bridge, hostName: hostName, hostIndex: info.index, peerIndex: peer)
+            spare.port = PluggedPort(shape: shape, bridgeIndex: bridge, hostName: hostName, hostIndex: hostIndex, peerIndex: peer)
             return spare
         } catch {
             discard(spare, host: host)
@@ -479,12 +477,19 @@ public final class NetworkWorker: Sendable {
         try host.netlink.perform(.setIPv6AddressGeneration(index: hostIndex, mode: .none))
     }
 
-    /// Creates the pair and returns both ends' indexes, which the kernel's echo of the new
-    /// host end carries (its index and IFLA_LINK), saving lookups; nil without an echo.
+    /// Creates the pair for `interface` (see `createPair`).
     private static func createVeth(_ interface: InterfaceSpec, bridge: Int32, netlink: RouteNetlink, namespaceFD: Int32) throws -> (host: Int32, peer: Int32)? {
-        let replies = try netlink.exchange(.createVeth(
+        try createPair(.createVeth(
             name: interface.hostName, peerName: interface.containerName, peerNamespaceFD: namespaceFD,
-            masterIndex: bridge, up: true, mtu: interface.mtu, peerMAC: interface.mac, group: interface.portGroup))
+            masterIndex: bridge, up: true, mtu: interface.mtu, peerMAC: interface.mac, group: interface.portGroup),
+            netlink: netlink)
+    }
+
+    /// Sends a veth pair's creation and returns both ends' indexes, which the kernel's echo
+    /// of the new host end carries (its index and IFLA_LINK), saving lookups; nil without
+    /// an echo.
+    static func createPair(_ request: NetlinkRequest, netlink: RouteNetlink) throws -> (host: Int32, peer: Int32)? {
+        let replies = try netlink.exchange(request)
         guard let echoed = replies.first(where: { $0.type == RTM.newLink }), let info = try? LinkInfo(message: echoed),
               let peer = info.linkIndex else {
             return nil

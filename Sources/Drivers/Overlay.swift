@@ -172,13 +172,12 @@ extension NetworkWorker {
         if let outer {
             index = outer.index
         } else {
-            let replies = try host.netlink.exchange(.createVeth(
+            guard let created = try createPair(.createVeth(
                 name: name, peerName: OverlayNamespace.gatewayPeerName, peerNamespaceFD: namespaceFD,
-                mtu: spec.bridge.mtu))
-            guard let echoed = replies.first(where: { $0.type == RTM.newLink }), let info = try? LinkInfo(message: echoed) else {
+                mtu: spec.bridge.mtu), netlink: host.netlink) else {
                 throw BerthError(.kernel, "the kernel did not echo the new link \(name)")
             }
-            index = info.index
+            index = created.host
         }
         guard let peer = try inner.link(named: OverlayNamespace.gatewayPeerName) else {
             throw BerthError(.kernel, "\(OverlayNamespace.gatewayPeerName) did not appear in the overlay's namespace")
