@@ -37,6 +37,12 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
     }
 
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.value < rhs.value }
+
+    /// The address `offset` further on, nil past 255.255.255.255: input cannot make it trap.
+    public func advanced(by offset: UInt32) -> IPv4Address? {
+        let (sum, overflow) = value.addingReportingOverflow(offset)
+        return overflow ? nil : IPv4Address(sum)
+    }
 }
 
 /// An IPv6 address as two host-order 64-bit halves.
@@ -140,6 +146,14 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
     public func adding(_ offset: UInt64) -> IPv6Address {
         let (sum, overflow) = low.addingReportingOverflow(offset)
         return IPv6Address(high: overflow ? high &+ 1 : high, low: sum)
+    }
+
+    /// The address `offset` further on, nil past ffff:...:ffff (where `adding` would wrap).
+    public func advanced(by offset: UInt64) -> IPv6Address? {
+        let (sum, carry) = low.addingReportingOverflow(offset)
+        guard carry else { return IPv6Address(high: high, low: sum) }
+        let (next, overflow) = high.addingReportingOverflow(1)
+        return overflow ? nil : IPv6Address(high: next, low: sum)
     }
 }
 
