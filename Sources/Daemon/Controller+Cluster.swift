@@ -265,12 +265,7 @@ extension Controller {
         }
         var requestedSubnet: IPv4Network?
         if let text = pool?.Subnet {
-            guard let parsed = IPv4Network(text) else { throw BerthError.invalid("invalid subnet \(text): not an IPv4 CIDR") }
-            guard parsed.isCanonical else {
-                throw BerthError.invalid("invalid subnet \(text): host bits are set, did you mean \(parsed.canonical)?")
-            }
-            guard parsed.prefixLength <= 30 else { throw BerthError.invalid("subnet \(text) is too small") }
-            requestedSubnet = parsed
+            requestedSubnet = try AddressValidation.subnet4(text)
         }
         if let text = pool?.AuxiliaryAddresses, !text.isEmpty {
             throw BerthError.invalid("auxiliary addresses are not supported on overlay networks")
@@ -291,6 +286,10 @@ extension Controller {
             network.subnet.flatMap(IPv4Network.init).map { (network.name, $0) }
         }
         let hostNetworks = try await worker.hostNetworks(excludingBridges: networks.values.compactMap(\.bridgeName))
+        if let requestedSubnet {
+            try AddressValidation.checkFree(.v4(requestedSubnet),
+                                            inUse: try await worker.prefixesInUse(excludingBridges: networks.values.compactMap(\.bridgeName)))
+        }
         guard let poolBase = SubnetPool.overlayBase else { throw BerthError(.internal, "bad overlay pool") }
         let id = Identifiers.random()
         let created = Self.timestamp()
@@ -312,20 +311,11 @@ extension Controller {
             }
             let gateway: IPv4Address
             if let gatewayText {
-                guard let parsed = IPv4Address(gatewayText), subnet.contains(parsed), parsed != subnet.networkAddress,
-                      parsed != subnet.broadcast else {
-                    throw BerthError.invalid("gateway \(gatewayText) is not a usable address of subnet \(subnet)")
-                }
-                gateway = parsed
+                gateway = try AddressValidation.gateway4(gatewayText, in: subnet)
             } else {
-                gateway = IPv4Address(subnet.address.value + 1)
+                gateway = try AddressValidation.firstHost(of: subnet)
             }
-            if let rangeText {
-                guard let range = IPv4Network(rangeText), range.isCanonical, subnet.contains(range.address),
-                      range.prefixLength >= subnet.prefixLength else {
-                    throw BerthError.invalid("ip range \(rangeText) is not inside subnet \(subnet)")
-                }
-            }
+            if let rangeText { _ = try AddressValidation.range4(rangeText, in: subnet) }
             let used = Set(existing.map(\.vni))
             guard let vni = (Self.firstVNI...Self.lastVNI).first(where: { !used.contains($0) }) else {
                 throw BerthError(.exhausted, "no VXLAN network identifier is free")

@@ -109,17 +109,16 @@ extension Controller {
         let ipv4 = settings?.IPAMConfig?.IPv4Address.flatMap { $0.isEmpty ? nil : $0 }
         let ipv6 = settings?.IPAMConfig?.IPv6Address.flatMap { $0.isEmpty ? nil : $0 }
         if let ipv4 {
-            guard let address = IPv4Address(ipv4) else { throw .invalid("invalid IPv4 address \(ipv4)") }
             guard !network.predefined else { throw .invalid("user specified IP address is supported on user defined networks only") }
-            guard let subnet = network.subnet.flatMap(IPv4Network.init), subnet.contains(address) else {
-                throw .invalid("invalid address \(address): it does not belong to any of this network's subnets (\(network.subnet ?? "none"))")
-            }
+            _ = try AddressValidation.staticAddress4(
+                ipv4, subnet: network.subnet.flatMap(IPv4Network.init), gateway: network.gateway.flatMap(IPv4Address.init),
+                userSubnet: network.userSubnet ?? true)
         }
         if let ipv6 {
-            guard let address = IPv6Address(ipv6) else { throw .invalid("invalid IPv6 address \(ipv6)") }
-            guard let subnet = network.subnet6.flatMap(IPv6Network.init), subnet.contains(address) else {
-                throw .invalid("invalid address \(address): network \(network.name) has no IPv6 subnet containing it")
-            }
+            // berth has no default IPv6 pool: an IPv6 subnet is always the user's.
+            _ = try AddressValidation.staticAddress6(
+                ipv6, subnet: network.subnet6.flatMap(IPv6Network.init), gateway: network.gateway6.flatMap(IPv6Address.init),
+                userSubnet: true, network: network.name)
         }
         let mac = settings?.MacAddress.flatMap { $0.isEmpty ? nil : $0 } ?? macAddress.flatMap { $0.isEmpty ? nil : $0 }
         if let mac {

@@ -12,21 +12,38 @@ extension Controller {
     // MARK: start-up
 
     /// Loads networks from the store, makes the predefined ones on first start, and makes
-    /// sure every bridge network's device exists in the kernel.
+    /// sure every bridge network's device exists in the kernel. A `--bip` or `--bridge`
+    /// that cannot be berth's is refused before anything changes.
     func loadNetworks() async throws {
         for entry in try store.list(prefix: StoreKeys.networkPrefix) {
             let record = try decode(NetworkRecord.self, entry.value)
             networks[record.id] = record
         }
+        if let bip = configuration.bridgeIP { try await checkBridgeIP(bip) }
+        // Bridges not in the store yet: an existing link of that name must carry berth's mark.
+        var newBridges: Set<String> = []
         if !networks.values.contains(where: { $0.name == "bridge" }) {
             try await createDefaultBridge()
-        } else if let wanted = configuration.bridgeIP, var bridge = networks.values.first(where: { $0.name == "bridge" }),
-                  bridge.gateway != wanted.address.description || bridge.subnet != wanted.canonical.description {
-            // --bip changed between runs: follow it, as Docker does.
-            bridge.subnet = wanted.canonical.description
-            bridge.gateway = wanted.address.description
-            if let name = bridge.bridgeName { try? await worker.removeBridge(name: name) }
-            try save(bridge)
+        } else if var bridge = networks.values.first(where: { $0.name == "bridge" }) {
+            let wanted = configuration.bridgeIP
+            let addressChanged = wanted.map { bridge.gateway != $0.address.description || bridge.subnet != $0.canonical.description } ?? false
+            let nameChanged = bridge.bridgeName != configuration.bridgeName
+            if addressChanged || nameChanged {
+                // --bip or --bridge changed between runs: follow them, as Docker does.
+                if let wanted {
+                    bridge.subnet = wanted.canonical.description
+                    bridge.gateway = wanted.address.description
+                }
+                if nameChanged {
+                    try await worker.ensureBridge(try bridgeSpec(bridge.renamed(configuration.bridgeName)), claim: .new)
+                    newBridges.insert(configuration.bridgeName)
+                }
+                // Only removed if it is berth's (marked); an older berth's unmarked one keeps
+                // its name and is given the new address below.
+                if let name = bridge.bridgeName { try? await worker.removeBridge(name: name) }
+                if nameChanged { bridge = bridge.renamed(configuration.bridgeName) }
+                try save(bridge)
+            }
         }
         for (name, driver) in [("host", "host"), ("none", "null")] where !networks.values.contains(where: { $0.name == name }) {
             try save(NetworkRecord(id: Identifiers.random(), name: name, driver: driver, created: Self.timestamp(),
@@ -40,18 +57,25 @@ extension Controller {
                 allocators6[network.id] = try IPv6AddressAllocator(subnet: subnet6, reserved: network.gateway6.flatMap(IPv6Address.init).map { [$0] } ?? [])
             }
             // An overlay's devices need the cluster: joining it makes them (joinCluster).
-            if !network.isOverlay { try await worker.ensureBridge(try bridgeSpec(network)) }
+            if !network.isOverlay, let name = network.bridgeName {
+                try await worker.ensureBridge(try bridgeSpec(network), claim: newBridges.contains(name) ? .new : .recorded)
+            }
         }
     }
 
+    /// The default bridge network, made on first start: its device is made (or found
+    /// carrying berth's mark) before the record is kept, so a refused `--bridge` leaves no
+    /// record that a later start would take as berth's.
     private func createDefaultBridge() async throws {
         let chosen: IPv4Network
         if let bip = configuration.bridgeIP {
             chosen = bip
         } else {
-            let inUse = try await worker.hostNetworks(excludingBridges: [])
-            let subnet = try SubnetPool.dockerDefault.pick(avoiding: inUse + networks.values.compactMap { $0.subnet.flatMap(IPv4Network.init) })
-            chosen = subnet.with(address: IPv4Address(subnet.address.value + 1))
+            let taken = try await prefixesInUse().compactMap { entry -> IPv4Network? in
+                if case .v4(let prefix) = entry.prefix { prefix } else { nil }
+            }
+            let subnet = try SubnetPool.dockerDefault.pick(avoiding: taken)
+            chosen = subnet.with(address: try AddressValidation.firstHost(of: subnet))
         }
         let record = NetworkRecord(
             id: Identifiers.random(), name: "bridge", driver: "bridge", created: Self.timestamp(),
@@ -67,7 +91,13 @@ extension Controller {
                 Self.mtuOption: String(configuration.mtu),
             ],
             labels: [:], predefined: true, mtu: configuration.mtu)
-        try save(record)
+        let created = try await worker.ensureBridge(try bridgeSpec(record), claim: .new)
+        do {
+            try save(record)
+        } catch {
+            if created { try? await worker.removeBridge(name: configuration.bridgeName) }
+            throw error
+        }
     }
 
     func makeAllocator(_ network: NetworkRecord) throws(BerthError) -> IPv4AddressAllocator {
@@ -127,8 +157,8 @@ extension Controller {
             Labels: network.labels)
     }
 
-    /// `network create`: validated whole before anything changes; the bridge device is
-    /// removed again if the record cannot be stored.
+    /// `network create`: validated whole before anything changes (a bridge name that is
+    /// not berth's is refused untouched); a failure removes only what this request made.
     func createNetwork(_ request: NetworkCreateRequest) async throws -> NetworkRecord {
         try Identifiers.validateName(request.Name, kind: "network")
         guard !networks.values.contains(where: { $0.name == request.Name }) else {
@@ -146,87 +176,15 @@ extension Controller {
         }
         let options = request.Options ?? [:]
         let id = Identifiers.random()
-        let pools = request.IPAM?.Config ?? []
-        var v4Pool: IPAMSettings.Pool?
-        var v6Pool: IPAMSettings.Pool?
-        for pool in pools {
-            guard let subnetText = pool.Subnet else {
-                if pool.Gateway != nil || pool.IPRange != nil {
-                    throw BerthError.invalid("a gateway or ip range needs a subnet")
-                }
-                continue
-            }
-            if subnetText.contains(":") {
-                guard v6Pool == nil else { throw BerthError.invalid("only one IPv6 subnet per network is supported") }
-                v6Pool = pool
-            } else {
-                guard v4Pool == nil else { throw BerthError.invalid("only one IPv4 subnet per network is supported") }
-                v4Pool = pool
-            }
-        }
-        let otherSubnets = networks.values.compactMap { $0.subnet.flatMap(IPv4Network.init) }
-        let subnet: IPv4Network
-        if let text = v4Pool?.Subnet {
-            guard let parsed = IPv4Network(text) else { throw BerthError.invalid("invalid subnet \(text): not an IPv4 CIDR") }
-            guard parsed.isCanonical else {
-                throw BerthError.invalid("invalid subnet \(text): host bits are set, did you mean \(parsed.canonical)?")
-            }
-            if let clash = networks.values.first(where: { $0.subnet.flatMap(IPv4Network.init)?.overlaps(parsed) ?? false }) {
-                throw BerthError.conflict("subnet \(parsed) overlaps with network \(clash.name) (\(clash.subnet ?? ""))")
-            }
-            subnet = parsed
-        } else {
-            let hostNetworks = try await worker.hostNetworks(excludingBridges: networks.values.compactMap(\.bridgeName))
-            subnet = try SubnetPool.dockerDefault.pick(avoiding: hostNetworks + otherSubnets)
-        }
-        let gateway: IPv4Address
-        if let text = v4Pool?.Gateway {
-            guard let parsed = IPv4Address(text) else { throw BerthError.invalid("invalid gateway \(text)") }
-            guard subnet.contains(parsed), parsed != subnet.networkAddress, parsed != subnet.broadcast else {
-                throw BerthError.invalid("gateway \(parsed) is not a usable address of subnet \(subnet)")
-            }
-            gateway = parsed
-        } else {
-            gateway = IPv4Address(subnet.address.value + 1)
-        }
-        var ipRange: IPv4Network?
-        if let text = v4Pool?.IPRange {
-            guard let parsed = IPv4Network(text), parsed.isCanonical else { throw BerthError.invalid("invalid ip range \(text)") }
-            guard subnet.contains(parsed.address), parsed.prefixLength >= subnet.prefixLength else {
-                throw BerthError.invalid("ip range \(parsed) is not inside subnet \(subnet)")
-            }
-            ipRange = parsed
-        }
-        var auxiliary: [String: String] = [:]
-        for (name, value) in v4Pool?.AuxiliaryAddresses ?? [:] {
-            guard let address = IPv4Address(value), subnet.contains(address) else {
-                throw BerthError.invalid("auxiliary address \(name)=\(value) is not in subnet \(subnet)")
-            }
-            auxiliary[name] = address.description
-        }
-        var subnet6: IPv6Network?
-        var gateway6: IPv6Address?
         let enableIPv6 = request.EnableIPv6 ?? false
-        if let text = v6Pool?.Subnet {
-            guard enableIPv6 else { throw BerthError.invalid("an IPv6 subnet needs --ipv6") }
-            guard let parsed = IPv6Network(text), parsed.isCanonical, parsed.prefixLength <= 124 else {
-                throw BerthError.invalid("invalid IPv6 subnet \(text)")
-            }
-            if let clash = networks.values.first(where: { $0.subnet6.flatMap(IPv6Network.init)?.overlaps(parsed) ?? false }) {
-                throw BerthError.conflict("subnet \(parsed) overlaps with network \(clash.name)")
-            }
-            subnet6 = parsed
-            if let gatewayText = v6Pool?.Gateway {
-                guard let address = IPv6Address(gatewayText), parsed.contains(address) else {
-                    throw BerthError.invalid("IPv6 gateway \(gatewayText) is not in subnet \(parsed)")
-                }
-                gateway6 = address
-            } else {
-                gateway6 = parsed.address.adding(1)
-            }
-        } else if enableIPv6 {
-            throw BerthError.invalid("--ipv6 needs an IPv6 --subnet (berth has no default IPv6 pool)")
+        let addresses = try await networkAddresses(request.IPAM?.Config ?? [], enableIPv6: enableIPv6)
+        let (subnet, subnet6, gateway6) = (addresses.subnet, addresses.subnet6, addresses.gateway6)
+        // Checked again after the await above: a concurrent create may have won meanwhile.
+        guard !networks.values.contains(where: { $0.name == request.Name }) else {
+            throw BerthError.conflict("network with name \(request.Name) already exists")
         }
+        try AddressValidation.checkFree(.v4(subnet), inUse: networkPrefixes())
+        if let subnet6 { try AddressValidation.checkFree(.v6(subnet6), inUse: networkPrefixes()) }
         for option in Self.booleanOptions {
             if let text = options[option], Self.flag(text) == nil {
                 throw BerthError.invalid("invalid value \"\(text)\" for \(option): true or false")
@@ -246,10 +204,11 @@ extension Controller {
         }
         var record = NetworkRecord(
             id: id, name: request.Name, driver: "bridge", created: Self.timestamp(), bridgeName: bridgeName,
-            subnet: subnet.description, gateway: gateway.description, ipRange: ipRange?.description,
-            auxiliaryAddresses: auxiliary, subnet6: subnet6?.description, gateway6: gateway6?.description,
+            subnet: subnet.description, gateway: addresses.gateway.description, ipRange: addresses.ipRange?.description,
+            auxiliaryAddresses: addresses.auxiliary, subnet6: subnet6?.description, gateway6: gateway6?.description,
             enableIPv6: enableIPv6, isInternal: request.Internal ?? false, attachable: request.Attachable ?? false,
             options: options, labels: request.Labels ?? [:], predefined: false, mtu: mtu)
+        record.userSubnet = addresses.userSubnet
         record.options[Self.bridgeNameOption] = nil
         if options[Self.bridgeNameOption] != nil { record.options[Self.bridgeNameOption] = bridgeName }
         let allocator = try makeAllocator(record)
@@ -260,16 +219,22 @@ extension Controller {
         networks[id] = record
         allocators[id] = allocator
         allocators6[id] = allocator6
+        // Rolled back on failure: only what this request made.
+        var bridgeCreated = false
+        var rulesAdded = false
         do {
-            try await worker.ensureBridge(try bridgeSpec(record))
-            if let rules = firewallNetwork(record) { try await firewall.addNetwork(rules) }
+            bridgeCreated = try await worker.ensureBridge(try bridgeSpec(record), claim: .new)
+            if let rules = firewallNetwork(record) {
+                try await firewall.addNetwork(rules)
+                rulesAdded = true
+            }
             try save(record)
         } catch {
             networks[id] = nil
             allocators[id] = nil
             allocators6[id] = nil
-            try? await firewall.removeNetwork(bridge: bridgeName)
-            try? await worker.removeBridge(name: bridgeName)
+            if rulesAdded { try? await firewall.removeNetwork(bridge: bridgeName) }
+            if bridgeCreated { try? await worker.removeBridge(name: bridgeName) }
             throw error
         }
         await syncDNSListeners()

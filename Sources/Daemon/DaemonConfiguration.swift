@@ -1,5 +1,6 @@
 import BerthCore
 import Foundation
+import IPAM
 
 /// Everything berthd is told at start.
 public struct DaemonConfiguration: Sendable {
@@ -43,6 +44,12 @@ public struct DaemonConfiguration: Sendable {
         self.mtu = mtu
         self.spareNamespaces = spareNamespaces
         self.version = version
+    }
+
+    /// Parses and checks `--bip` (a gateway address with its prefix) as every address is
+    /// checked; its overlap with the host's addresses is checked when the daemon starts.
+    public static func bridgeIP(_ text: String) throws(BerthError) -> IPv4Network {
+        try AddressValidation.bridgeIP(text)
     }
 
     var storePath: String { root + "/berth.db" }

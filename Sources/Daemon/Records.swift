@@ -27,11 +27,22 @@ struct NetworkRecord: Codable, Sendable {
     /// Overlay networks: the VXLAN network identifier and this node's VXLAN device.
     var vni: UInt32? = nil
     var vxlanName: String? = nil
+    /// Whether the user gave the IPv4 subnet; a container's `--ip` needs it, as in Docker.
+    /// Nil in records from before it was kept: taken as given, so they keep working.
+    var userSubnet: Bool? = nil
 
     var storeKey: String { StoreKeys.network(id) }
     /// Containers join it through a veth on a bridge of this node: bridge and overlay networks.
     var hasBridge: Bool { driver == "bridge" || driver == "overlay" }
     var isOverlay: Bool { driver == "overlay" }
+
+    /// The same network on another bridge device (`berthd --bridge` changed between runs).
+    func renamed(_ bridge: String) -> NetworkRecord {
+        var copy = self
+        copy.bridgeName = bridge
+        if copy.options[Controller.bridgeNameOption] != nil { copy.options[Controller.bridgeNameOption] = bridge }
+        return copy
+    }
 }
 
 /// One container interface on one network.

@@ -123,23 +123,34 @@ public final class NetworkWorker: Sendable {
 
     // MARK: bridges
 
-    /// Makes the bridge exist with the gateway address, up. Idempotent: an existing
-    /// bridge is kept and completed.
-    public func ensureBridge(_ spec: BridgeSpec) async throws {
+    /// Makes the bridge exist with the gateway address, up, and returns whether this call
+    /// created it (so a failed request removes only what it made). An existing link is
+    /// used only if it is berth's (see `BridgeClaim`); anything else is refused untouched.
+    @discardableResult
+    public func ensureBridge(_ spec: BridgeSpec, claim: BridgeClaim) async throws -> Bool {
         try await thread.run { scope in
             let host = scope.context
             let index: Int32
+            var created = false
             if let link = try host.netlink.link(named: spec.name) {
-                guard link.kind == "bridge" else {
-                    throw BerthError.conflict("\(spec.name) exists and is not a bridge")
-                }
+                try host.claimExisting(link, claim: claim)
                 index = link.index
                 if link.mac != spec.mac { try host.netlink.setMAC(index: index, mac: spec.mac) }
             } else {
-                index = try host.netlink.createBridge(name: spec.name, mtu: spec.mtu, mac: spec.mac)
+                index = try host.createMarkedBridge(name: spec.name, mtu: spec.mtu, mac: spec.mac)
+                created = true
             }
             host.bridgeIndexes[spec.name] = index
-            try host.setAddresses(index: index, gateway: spec.gateway, gateway6: spec.gateway6)
+            do {
+                try host.setAddresses(index: index, gateway: spec.gateway, gateway6: spec.gateway6)
+            } catch {
+                if created {
+                    host.bridgeIndexes[spec.name] = nil
+                    try? host.netlink.deleteLink(index: index)
+                }
+                throw error
+            }
+            return created
         }
     }
 
@@ -152,6 +163,10 @@ public final class NetworkWorker: Sendable {
             host.pluggedSpares.removeAll { $0.port?.shape.bridgeName == name }
             host.bridgeIndexes[name] = nil
             guard let link = try host.netlink.link(named: name) else { return }
+            // Only a bridge with berth's mark: a link someone else made under that name stays.
+            guard link.kind == "bridge", link.alias == Self.bridgeAlias else {
+                throw BerthError.conflict("\(name) is not berth's bridge (no \"\(Self.bridgeAlias)\" alias): left in place")
+            }
             try host.netlink.deleteLink(index: link.index)
         }
     }
@@ -540,13 +555,24 @@ public final class NetworkWorker: Sendable {
 
     // MARK: reconciliation
 
-    /// Names of veth links enslaved to any of `bridges`.
+    /// Names of the veth links enslaved to any of berth's `bridges` that look like berth's
+    /// container ports ("veth" and 7 hex digits, or a spare's alias): a link someone else
+    /// put on a berth bridge is not berth's to remove.
     public func bridgePorts(bridges: [String]) async throws -> [String] {
         try await thread.run { scope in
             let links = try scope.context.netlink.links()
-            let indexes = Set(links.filter { bridges.contains($0.name) }.map(\.index))
-            return links.filter { link in link.masterIndex.map(indexes.contains) ?? false }.map(\.name)
+            let indexes = Set(links.filter { bridges.contains($0.name) && $0.alias == Self.bridgeAlias }.map(\.index))
+            return links.filter { link in
+                guard link.masterIndex.map(indexes.contains) ?? false, link.kind == "veth" else { return false }
+                return link.alias == Self.spareAlias || Self.isContainerPortName(link.name)
+            }.map(\.name)
         }
+    }
+
+    /// "veth" and 7 lower-case hex digits: the host end names berth gives (endpoint IDs and spares).
+    static func isContainerPortName(_ name: String) -> Bool {
+        name.utf8.count == 11 && name.hasPrefix("veth")
+            && name.dropFirst(4).allSatisfy { $0.isHexDigit && !$0.isUppercase }
     }
 
     public func deleteLinks(_ names: [String]) async {

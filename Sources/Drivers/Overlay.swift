@@ -127,7 +127,9 @@ extension NetworkWorker {
                     file: file, netlink: inner, bridgeIndex: bridge, vxlanName: spec.vxlanName)
             } catch {
                 if host.overlays[spec.bridge.name] == nil {
-                    try? host.netlink.deleteLink(named: spec.bridge.name)
+                    if let link = try? host.netlink.link(named: spec.bridge.name), link.alias == Self.overlayGatewayAlias {
+                        try? host.netlink.deleteLink(index: link.index)
+                    }
                     file.close()
                     NamespaceFile.remove(path: spec.namespacePath)
                 }
@@ -163,10 +165,18 @@ extension NetworkWorker {
         let name = spec.bridge.name
         var outer = try host.netlink.link(named: name)
         let innerEnd = try inner.link(named: OverlayNamespace.gatewayPeerName)
-        if let link = outer, link.kind != "veth" || innerEnd == nil {
-            // A bridge from a berthd before overlay namespaces, or half a pair.
-            try host.netlink.deleteLink(index: link.index)
-            outer = nil
+        if let link = outer {
+            // Berth's if marked; unmarked ones from a berthd before the mark are a bridge
+            // (before overlay namespaces) or a pair whose end is in this overlay's namespace.
+            let legacy = (link.alias?.isEmpty ?? true) && (link.kind == "bridge" || (link.kind == "veth" && innerEnd != nil))
+            guard link.alias == Self.overlayGatewayAlias || legacy else {
+                throw BerthError.conflict("\(name) exists and is not berth's: berth neither uses nor removes it")
+            }
+            if link.kind != "veth" || innerEnd == nil {
+                // A bridge from a berthd before overlay namespaces, or half a pair.
+                try host.netlink.deleteLink(index: link.index)
+                outer = nil
+            }
         }
         let index: Int32
         if let outer {
@@ -187,6 +197,7 @@ extension NetworkWorker {
         var requests: [NetlinkRequest] = []
         if outer?.mac != spec.bridge.mac { requests.append(.setMAC(index: index, mac: spec.bridge.mac)) }
         if outer == nil { requests.append(.setIPv6AddressGeneration(index: index, mode: .none)) }
+        if outer?.alias != Self.overlayGatewayAlias { requests.append(.setAlias(index: index, alias: Self.overlayGatewayAlias)) }
         try host.netlink.perform(requests)
         try host.setAddresses(index: index, gateway: spec.bridge.gateway, gateway6: spec.bridge.gateway6)
     }
@@ -201,7 +212,12 @@ extension NetworkWorker {
         }
         if device == nil {
             // Left in the host's namespace by a berthd before overlay namespaces, or by a failure.
-            if let stale = try host.netlink.link(named: spec.vxlanName) { try host.netlink.deleteLink(index: stale.index) }
+            if let stale = try host.netlink.link(named: spec.vxlanName) {
+                guard stale.kind == "vxlan" else {
+                    throw BerthError.conflict("\(spec.vxlanName) exists and is not a VXLAN device: berth neither uses nor removes it")
+                }
+                try host.netlink.deleteLink(index: stale.index)
+            }
             let index = try host.netlink.createVXLAN(
                 name: spec.vxlanName, vni: spec.vni, localAddress: .v4(spec.local), port: spec.port,
                 underlayIndex: underlayIndex, learning: false, proxy: true, mtu: spec.bridge.mtu)
@@ -223,8 +239,12 @@ extension NetworkWorker {
         try await thread.run { scope in
             let host = scope.context
             if let overlay = host.overlays.removeValue(forKey: spec.bridge.name) { overlay.file.close() }
-            for name in [spec.bridge.name, spec.vxlanName] {
-                if let link = try host.netlink.link(named: name) { try host.netlink.deleteLink(index: link.index) }
+            // Only what berth marked, and a VXLAN device left in the host's namespace.
+            if let link = try host.netlink.link(named: spec.bridge.name), link.alias == Self.overlayGatewayAlias {
+                try host.netlink.deleteLink(index: link.index)
+            }
+            if let link = try host.netlink.link(named: spec.vxlanName), link.kind == "vxlan" {
+                try host.netlink.deleteLink(index: link.index)
             }
             NamespaceFile.remove(path: spec.namespacePath)
         }

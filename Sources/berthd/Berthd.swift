@@ -45,12 +45,6 @@ struct Berthd: AsyncParsableCommand {
         guard host.hasPrefix("unix://") || host.hasPrefix("/") else {
             throw ValidationError("-H must be a unix socket (unix:///path)")
         }
-        if let bip {
-            guard let network = IPv4Network(bip), network.prefixLength <= 30, network.address != network.networkAddress,
-                  network.address != network.broadcast else {
-                throw ValidationError("--bip \(bip) is not a gateway address with a prefix, e.g. 172.17.0.1/16")
-            }
-        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level \(logLevel)") }
         guard (68...65535).contains(mtu) else { throw ValidationError("--mtu must be between 68 and 65535") }
         guard (0...64).contains(spareNamespaces) else { throw ValidationError("--spare-namespaces must be between 0 and 64") }
@@ -72,8 +66,16 @@ struct Berthd: AsyncParsableCommand {
         }
         let logger = Logger(label: "berthd")
         let socket = host.hasPrefix("unix://") ? String(host.dropFirst("unix://".count)) : host
+        // Checked here rather than in validate(): a refusal is one line, not a usage text.
+        let bridgeIP: IPv4Network?
+        do {
+            bridgeIP = try bip.map { text throws(BerthError) in try DaemonConfiguration.bridgeIP(text) }
+        } catch {
+            logger.critical("berthd cannot start: \(error.message)")
+            throw ExitCode(1)
+        }
         var configuration = DaemonConfiguration(
-            root: root, execRoot: execRoot, socketPath: socket, bridgeName: bridge, bridgeIP: bip.flatMap(IPv4Network.init),
+            root: root, execRoot: execRoot, socketPath: socket, bridgeName: bridge, bridgeIP: bridgeIP,
             resolvConfPath: resolvConf, runcPath: runtime, mtu: mtu, spareNamespaces: spareNamespaces)
         configuration.ipMasquerade = ipMasquerade
         configuration.cleanupOnExit = cleanup
