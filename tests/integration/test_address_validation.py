@@ -121,11 +121,11 @@ def test_static_addresses(host):
     host.berth("network", "create", "auto")
     auto_subnet = host.api("GET", "/networks/auto")[1]["IPAM"]["Config"][0]["Subnet"]
     inside = auto_subnet.split("/")[0].rsplit(".", 1)[0] + ".9"
-    host.berth("run", "-d", "--name", "plain", "--network", "auto", "busybox", "sleep", "600")
+    host.berth("run", "-d", "--name", "plain", "--network", "user", "busybox", "sleep", "600")
     before = kernel_state(host)
     wanted = "user specified IP address is supported only when connecting to networks with user configured subnets"
     assert wanted in fails(host, "run", "-d", "--network", "auto", "--ip", inside, "busybox", "true")
-    assert wanted in fails(host, "network", "connect", "--ip", "10.68.0.9", "auto", "plain")
+    assert wanted in fails(host, "network", "connect", "--ip", inside, "auto", "plain")
     for ip, reason in [("10.68.0.0", "network address"), ("10.68.0.255", "broadcast"), ("10.68.0.1", "gateway"),
                        ("10.69.0.5", "does not belong")]:
         assert reason in fails(host, "run", "-d", "--network", "user", "--ip", ip, "busybox", "true")
