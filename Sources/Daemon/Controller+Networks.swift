@@ -35,6 +35,7 @@ extension Controller {
                     bridge.gateway = wanted.address.description
                 }
                 if nameChanged {
+                    try refuseRenameWhileInUse(bridge)
                     try await worker.ensureBridge(try bridgeSpec(bridge.renamed(configuration.bridgeName)), claim: .new)
                     newBridges.insert(configuration.bridgeName)
                 }
@@ -60,6 +61,17 @@ extension Controller {
             if !network.isOverlay, let name = network.bridgeName {
                 try await worker.ensureBridge(try bridgeSpec(network), claim: newBridges.contains(name) ? .new : .recorded)
             }
+        }
+    }
+
+    /// Moving the default network to another device would leave its running containers'
+    /// ports on the old one: refused until they are stopped.
+    private func refuseRenameWhileInUse(_ bridge: NetworkRecord) throws {
+        let users = try store.list(prefix: StoreKeys.containerPrefix)
+            .map { entry in try decode(ContainerRecord.self, entry.value) }
+            .filter { $0.isRunning && $0.endpoints.contains { $0.networkID == bridge.id } }
+        guard users.isEmpty else {
+            throw BerthError.conflict("--bridge \(configuration.bridgeName): the default network is on \(bridge.bridgeName ?? "") with running containers (\(users.map(\.name).joined(separator: ", "))); stop them or keep --bridge \(bridge.bridgeName ?? "")")
         }
     }
 

@@ -126,7 +126,8 @@ public struct IPv6AddressAllocator: Sendable {
         while tries < min(limit, 1 << 20) {
             if cursor == 0 || cursor > limit { cursor = 1 }
             let candidate = subnet.address.adding(cursor)
-            cursor += 1
+            // Wraps to 0 past UInt64.max (a /64 or wider) and starts over at 1: never traps.
+            cursor &+= 1
             tries += 1
             if taken.insert(candidate).inserted { return candidate }
         }

@@ -76,3 +76,27 @@ def test_a_foreign_link_on_a_berth_bridge_survives_a_restart(host):
     host.sh("ip link add mine0 type veth peer name mine0p && ip link set mine0 master berth0 && ip link set mine0 up")
     host.restart()
     assert link(host, "mine0") is not None
+
+
+def test_a_new_default_bridge_name_is_followed_and_checked(host):
+    """`--bridge` changed between runs: a foreign link of the new name is refused with the
+    old bridge untouched; a free name is followed and berth's old bridge goes."""
+    gateway = addresses_of(host, "berth0")
+    host.stop()
+    host.sh("ip link add br-mine type bridge && ip addr add 192.0.2.1/24 dev br-mine")
+    host.extra_args = ["--bridge", "br-mine"]
+    before = kernel_state(host)
+    assert "br-mine" in refused_start(host)
+    assert kernel_state(host) == before
+    host.extra_args = ["--bridge", "berth1"]
+    host.start()
+    assert link(host, "berth0") is None
+    assert link(host, "berth1").get("ifalias") == BRIDGE_ALIAS and addresses_of(host, "berth1") == gateway
+    host.berth("run", "-d", "--name", "a", "busybox", "sleep", "600")
+    assert any(master == "berth1" for _, kind, _, master in kernel_state(host)[0] if kind == "veth")
+    # Its running containers' ports are on berth1: moving again is refused until they stop.
+    host.stop()
+    host.extra_args = ["--bridge", "berth2"]
+    line = refused_start(host)
+    assert "berth2" in line and "running containers" in line
+    assert link(host, "berth2") is None and link(host, "berth1") is not None

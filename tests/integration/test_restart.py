@@ -56,13 +56,13 @@ def test_containers_that_died_while_daemon_was_down_are_cleaned(host):
 def test_leftovers_from_a_crash_are_removed_on_start(host):
     host.berth("run", "-d", "--name", "keep", "busybox", "sleep", "600")
     host.kill9()
-    # Simulate a crash in the middle of a start: a veth on the bridge and a namespace
-    # file that no container owns.
-    host.sh("ip link add vethdead0 type veth peer name vethdead1 && ip link set vethdead0 master berth0")
+    # Simulate a crash in the middle of a start: a veth on the bridge named as berth names
+    # container ports ("veth" and 7 hex digits) and a namespace file that no container owns.
+    host.sh("ip link add vethdead000 type veth peer name vethdead001 && ip link set vethdead000 master berth0")
     stray = os.path.join(host.exec_root, "netns", "0" * 64)
     open(stray, "w").close()
     host.start()
     names = [l["ifname"] for l in host.links()]
-    assert "vethdead0" not in names and "vethdead1" not in names
+    assert "vethdead000" not in names and "vethdead001" not in names
     assert not os.path.exists(stray)
     assert host.inspect("keep")["State"]["Running"]

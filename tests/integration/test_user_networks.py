@@ -107,7 +107,7 @@ def test_network_bad_input_changes_nothing(host):
     host.berth("network", "create", "--subnet", "10.50.0.0/16", "taken")
     before = host.berth("network", "ls", "-q").stdout
     assert "overlaps" in fails(host, "network", "create", "--subnet", "10.50.1.0/24", "clash")
-    assert "not a usable address" in fails(host, "network", "create", "--subnet", "10.60.0.0/24", "--gateway", "10.61.0.1", "gw")
+    assert "not in subnet" in fails(host, "network", "create", "--subnet", "10.60.0.0/24", "--gateway", "10.61.0.1", "gw")
     assert "host bits" in fails(host, "network", "create", "--subnet", "10.60.0.1/24", "hb")
     assert "already exists" in fails(host, "network", "create", "taken")
     assert "invalid network name" in fails(host, "network", "create", "bad name")
