@@ -121,81 +121,6 @@ public final class NetworkWorker: Sendable {
         teardowns = try TeardownThread()
     }
 
-    // MARK: bridges
-
-    /// Makes the bridge exist with the gateway address, up, and returns whether this call
-    /// created it (so a failed request removes only what it made). An existing link is
-    /// used only if it is berth's (see `BridgeClaim`); anything else is refused untouched.
-    @discardableResult
-    public func ensureBridge(_ spec: BridgeSpec, claim: BridgeClaim) async throws -> Bool {
-        try await thread.run { scope in
-            let host = scope.context
-            let index: Int32
-            var created = false
-            if let link = try host.netlink.link(named: spec.name) {
-                try host.claimExisting(link, claim: claim)
-                index = link.index
-                if link.mac != spec.mac { try host.netlink.setMAC(index: index, mac: spec.mac) }
-            } else {
-                index = try host.createMarkedBridge(name: spec.name, mtu: spec.mtu, mac: spec.mac)
-                created = true
-            }
-            host.bridgeIndexes[spec.name] = index
-            do {
-                try host.setAddresses(index: index, gateway: spec.gateway, gateway6: spec.gateway6)
-            } catch {
-                if created {
-                    host.bridgeIndexes[spec.name] = nil
-                    try? host.netlink.deleteLink(index: index)
-                }
-                throw error
-            }
-            return created
-        }
-    }
-
-    public func removeBridge(name: String) async throws {
-        try await thread.run { scope in
-            let host = scope.context
-            // Spares plugged into it go first; none are made for it again.
-            if host.hotShape?.bridgeName == name { host.hotShape = nil }
-            for spare in host.pluggedSpares where spare.port?.shape.bridgeName == name { Self.discard(spare, host: host) }
-            host.pluggedSpares.removeAll { $0.port?.shape.bridgeName == name }
-            host.bridgeIndexes[name] = nil
-            guard let link = try host.netlink.link(named: name) else { return }
-            // Only a bridge with berth's mark: a link someone else made under that name stays.
-            guard link.kind == "bridge", link.alias == Self.bridgeAlias else {
-                throw BerthError.conflict("\(name) is not berth's bridge (no \"\(Self.bridgeAlias)\" alias): left in place")
-            }
-            try host.netlink.deleteLink(index: link.index)
-        }
-    }
-
-    /// IPv4 prefixes in use on the host (routes and interface addresses, default routes
-    /// excluded), so a new network's subnet can avoid them.
-    public func hostNetworks(excludingBridges bridges: [String]) async throws -> [IPv4Network] {
-        try await thread.run { scope in
-            let netlink = scope.context.netlink
-            let links = try netlink.links()
-            let skipped = Set(links.filter { bridges.contains($0.name) }.map(\.index))
-            var result: [IPv4Network] = []
-            for route in try netlink.routes(family: .ipv4) where route.prefixLength > 0 {
-                if let output = route.outputIndex, skipped.contains(output) { continue }
-                if case .v4(let address)? = route.destination,
-                   let network = IPv4Network(address: address, prefixLength: route.prefixLength) {
-                    result.append(network)
-                }
-            }
-            for address in try netlink.addresses(family: .ipv4) where !skipped.contains(address.index) {
-                if case .v4(let value) = address.address,
-                   let network = IPv4Network(address: value, prefixLength: address.prefixLength) {
-                    result.append(network)
-                }
-            }
-            return result
-        }
-    }
-
     // MARK: sandboxes
 
     /// Gives the container a namespace (a spare one when ready, else a new one bound at
@@ -337,7 +262,7 @@ public final class NetworkWorker: Sendable {
     }
 
     /// Removes a spare: its namespace file and the veth pair if it has one.
-    private static func discard(_ spare: SpareNamespace, host: HostLinks) {
+    static func discard(_ spare: SpareNamespace, host: HostLinks) {
         if let port = spare.port { try? host.netlink.deleteLink(index: port.hostIndex) }
         spare.file.close()
         NamespaceFile.remove(path: spare.file.path)
@@ -550,34 +475,6 @@ public final class NetworkWorker: Sendable {
                 try? scope.context.netlink.deleteLink(named: name)
             }
             NamespaceFile.remove(path: path)
-        }
-    }
-
-    // MARK: reconciliation
-
-    /// Names of the veth links enslaved to any of berth's `bridges` that look like berth's
-    /// container ports ("veth" and 7 hex digits, or a spare's alias): a link someone else
-    /// put on a berth bridge is not berth's to remove.
-    public func bridgePorts(bridges: [String]) async throws -> [String] {
-        try await thread.run { scope in
-            let links = try scope.context.netlink.links()
-            let indexes = Set(links.filter { bridges.contains($0.name) && $0.alias == Self.bridgeAlias }.map(\.index))
-            return links.filter { link in
-                guard link.masterIndex.map(indexes.contains) ?? false, link.kind == "veth" else { return false }
-                return link.alias == Self.spareAlias || Self.isContainerPortName(link.name)
-            }.map(\.name)
-        }
-    }
-
-    /// "veth" and 7 lower-case hex digits: the host end names berth gives (endpoint IDs and spares).
-    static func isContainerPortName(_ name: String) -> Bool {
-        name.utf8.count == 11 && name.hasPrefix("veth")
-            && name.dropFirst(4).allSatisfy { $0.isHexDigit && !$0.isUppercase }
-    }
-
-    public func deleteLinks(_ names: [String]) async {
-        _ = try? await thread.run { scope in
-            for name in names { try? scope.context.netlink.deleteLink(named: name) }
         }
     }
 }

@@ -16,13 +16,16 @@ def kernel_state(host):
     kept = sorted((l["ifname"], l.get("linkinfo", {}).get("info_kind"), l.get("ifalias"),
                    names.get(l.get("master_index")) if "master_index" in l else l.get("master"))
                   for l in links if l.get("ifalias") != SPARE_ALIAS)
+    # Without what the kernel adds by itself when a bridge gets carrier (IPv6 link-local
+    # addresses, their routes, multicast routes) and route flags ("linkdown" comes and goes).
     addresses = sorted((a["ifname"], i["local"], i["prefixlen"])
                        for a in json.loads(host.sh("ip -j addr show").stdout)
-                       if a.get("ifalias") != SPARE_ALIAS for i in a.get("addr_info", []))
-    # Without flags: "linkdown" comes and goes with a bridge's carrier.
+                       if a.get("ifalias") != SPARE_ALIAS for i in a.get("addr_info", [])
+                       if not i["local"].startswith("fe80:"))
     routes = sorted(json.dumps({k: v for k, v in r.items() if k != "flags"}, sort_keys=True) for family in ("-4", "-6")
                     for r in json.loads(host.sh(f"ip {family} -j route show table all").stdout)
-                    if "veth" not in r.get("dev", ""))
+                    if "veth" not in r.get("dev", "") and not r.get("dst", "").startswith(("fe80:", "ff00:"))
+                    and r.get("type") != "multicast")
     return kept, addresses, routes
 
 
