@@ -260,11 +260,16 @@ extension Controller {
         networks[id] = record
         allocators[id] = allocator
         allocators6[id] = allocator6
+        // The record first: a crash after it leaves a network whose bridge the next start
+        // makes; the other way round, a bridge that no record names, left forever.
+        var saved = false
         do {
+            try save(record)
+            saved = true
             try await worker.ensureBridge(try bridgeSpec(record))
             if let rules = firewallNetwork(record) { try await firewall.addNetwork(rules) }
-            try save(record)
         } catch {
+            if saved { try? store.delete(record.storeKey) }
             networks[id] = nil
             allocators[id] = nil
             allocators6[id] = nil
@@ -300,7 +305,6 @@ extension Controller {
             try await removeOverlayNetwork(network)
             return
         }
-        try store.delete(network.storeKey)
         networks[network.id] = nil
         allocators[network.id] = nil
         allocators6[network.id] = nil
@@ -319,6 +323,9 @@ extension Controller {
                 logger.warning("removing bridge failed", metadata: ["bridge": .string(bridge), "error": .string("\(error)")])
             }
         }
+        // The record last: a crash before this leaves the network, whose bridge the next
+        // start makes again, rather than a bridge no record names.
+        try store.delete(network.storeKey)
     }
 
     func pruneNetworks() async -> [String] {

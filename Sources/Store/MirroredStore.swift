@@ -1,5 +1,6 @@
 import BerthCore
 import Foundation
+import Synchronization
 
 /// The database with a copy of every record beside it, one file per key under
 /// `directory` (0600, replaced in one rename). The copy is what lets berthd tell "the
@@ -12,6 +13,8 @@ import Foundation
 public final class MirroredStore: KeyValueStore {
     public let database: any KeyValueStore
     public let directory: String
+    /// One write at a time, so a put's copy cannot land after a later delete of its key.
+    private let writing = Mutex(())
 
     public init(database: any KeyValueStore, directory: String) throws(BerthError) {
         self.database = database
@@ -20,6 +23,7 @@ public final class MirroredStore: KeyValueStore {
             throw BerthError(.internal, "cannot create \(directory): \(Self.errorText(errno))")
         }
         chmod(directory, 0o700)
+        removeUnfinishedCopies()
     }
 
     public func get(_ key: String) throws(BerthError) -> KeyValueEntry? { try database.get(key) }
@@ -28,10 +32,12 @@ public final class MirroredStore: KeyValueStore {
 
     @discardableResult
     public func apply(_ operations: [KeyValueOperation]) throws(BerthError) -> Int64 {
-        for case .delete(let key, _) in operations { removeCopy(of: key) }
-        let revision = try database.apply(operations)
-        for case .put(let key, let value, _) in operations { writeCopy(value, of: key) }
-        return revision
+        try writing.withLock { _ throws(BerthError) in
+            for case .delete(let key, _) in operations { removeCopy(of: key) }
+            let revision = try database.apply(operations)
+            for case .put(let key, let value, _) in operations { writeCopy(value, of: key) }
+            return revision
+        }
     }
 
     // MARK: the copies
@@ -92,6 +98,15 @@ public final class MirroredStore: KeyValueStore {
     }
 
     // MARK: files
+
+    /// Temporary files of copies a crash interrupted before their rename.
+    private func removeUnfinishedCopies() {
+        guard let walker = FileManager.default.enumerator(atPath: directory) else { return }
+        while let relative = walker.nextObject() as? String {
+            let name = relative.split(separator: "/").last.map(String.init) ?? relative
+            if name.hasPrefix("."), name.contains(".tmp-") { unlink(directory + "/" + relative) }
+        }
+    }
 
     /// Keys are the controller's own ("containers/<id>"): path segments, never "..".
     static func isValidKey(_ key: String) -> Bool {

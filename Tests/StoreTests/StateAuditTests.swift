@@ -93,6 +93,17 @@ import Testing
         }
     }
 
+    @Test func unfinishedCopiesAreRemovedAtOpen() throws {
+        try withStore { store, directory in
+            try store.put("containers/a", [1])
+            let leftover = directory + "/records/containers/.a.tmp-1234"
+            #expect(FileManager.default.createFile(atPath: leftover, contents: Data([2])))
+            _ = try MirroredStore(database: store.database, directory: directory + "/records")
+            #expect(!FileManager.default.fileExists(atPath: leftover))
+            #expect(store.copiedKeys() == ["containers/a"])
+        }
+    }
+
     @Test func missingCopiesAreWritten() throws {
         try withStore { store, directory in
             try store.database.put("containers/old", [7])
