@@ -122,7 +122,8 @@ extension OCISpec {
     public func write(to bundleDir: String) throws {
         do {
             try FileManager.default.createDirectory(atPath: bundleDir, withIntermediateDirectories: true)
-            try AtomicFile.write(try jsonData(), to: "\(bundleDir)/config.json")
+            // The spec holds the container's environment (passwords, tokens): root's only.
+            try AtomicFile.write(try jsonData(), to: "\(bundleDir)/config.json", mode: 0o600)
         } catch {
             throw BerthError(.internal, "cannot write OCI bundle in \(bundleDir)", cause: error)
         }

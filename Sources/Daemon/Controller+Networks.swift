@@ -231,17 +231,22 @@ extension Controller {
         networks[id] = record
         allocators[id] = allocator
         allocators6[id] = allocator6
+        // The record first: a crash after it leaves a network whose bridge the next start
+        // makes; the other way round, a bridge that no record names, left forever.
         // Rolled back on failure: only what this request made.
+        var saved = false
         var bridgeCreated = false
         var rulesAdded = false
         do {
+            try save(record)
+            saved = true
             bridgeCreated = try await worker.ensureBridge(try bridgeSpec(record), claim: .new)
             if let rules = firewallNetwork(record) {
                 try await firewall.addNetwork(rules)
                 rulesAdded = true
             }
-            try save(record)
         } catch {
+            if saved { try? store.delete(record.storeKey) }
             networks[id] = nil
             allocators[id] = nil
             allocators6[id] = nil
@@ -277,7 +282,6 @@ extension Controller {
             try await removeOverlayNetwork(network)
             return
         }
-        try store.delete(network.storeKey)
         networks[network.id] = nil
         allocators[network.id] = nil
         allocators6[network.id] = nil
@@ -296,6 +300,9 @@ extension Controller {
                 logger.warning("removing bridge failed", metadata: ["bridge": .string(bridge), "error": .string("\(error)")])
             }
         }
+        // The record last: a crash before this leaves the network, whose bridge the next
+        // start makes again, rather than a bridge no record names.
+        try store.delete(network.storeKey)
     }
 
     func pruneNetworks() async -> [String] {

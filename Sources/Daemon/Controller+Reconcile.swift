@@ -57,10 +57,24 @@ extension Controller {
         }
     }
 
+    /// Removes what a crash in the middle of a start, stop or removal left. It runs only
+    /// once `checkState` found every runc container recorded, or the user chose: with
+    /// `--recover`, runc containers still without a record are left alone, and with them
+    /// every namespace file and bridge port no record owns (one may be theirs).
     private func removeLeftovers() async {
         let running = containers.values.filter(\.isRunning)
+        let runningIDs = Set(running.map(\.id))
+        let runc = runtime.runc
+        let known = (try? await runtime.offload { try runc.list() }) ?? []
+        let unrecorded = known.filter { containers[$0] == nil }
+        let removeUnrecorded = configuration.stateRecovery == .removeUnrecorded
+        let keepUnowned = !unrecorded.isEmpty && !removeUnrecorded
+        if keepUnowned {
+            logger.warning("runc containers without a record, and namespace files and bridge ports no record owns, are left untouched",
+                           metadata: ["containers": .string(unrecorded.map { String($0.prefix(12)) }.joined(separator: ","))])
+        }
         let ownedNamespaces = Set(running.compactMap(\.sandboxPath))
-        if let files = try? FileManager.default.contentsOfDirectory(atPath: configuration.netnsDir) {
+        if !keepUnowned, let files = try? FileManager.default.contentsOfDirectory(atPath: configuration.netnsDir) {
             for file in files where !ownedNamespaces.contains(configuration.netnsDir + "/" + file) {
                 logger.info("removing a stray namespace file", metadata: ["file": .string(file)])
                 NamespaceFile.remove(path: configuration.netnsDir + "/" + file)
@@ -70,21 +84,22 @@ extension Controller {
             in: configuration.overlaysDir, keeping: Set(networks.values.filter(\.isOverlay).map(overlayNamespacePath)))
         let ownedLinks = Set(running.flatMap { $0.endpoints.map(\.hostInterface) } + networks.values.compactMap(\.vxlanName))
         let bridges = networks.values.compactMap(\.bridgeName)
-        if let ports = try? await worker.bridgePorts(bridges: bridges) {
+        if !keepUnowned, let ports = try? await worker.bridgePorts(bridges: bridges) {
             let stray = ports.filter { !ownedLinks.contains($0) }
             if !stray.isEmpty {
                 logger.info("removing stray bridge ports", metadata: ["links": .string(stray.joined(separator: ","))])
                 await worker.deleteLinks(stray)
             }
         }
-        let runningIDs = Set(running.map(\.id))
-        let runc = runtime.runc
-        let known = (try? await runtime.offload { try runc.list() }) ?? []
         for id in known where !runningIDs.contains(id) {
+            let recorded = containers[id] != nil
+            // A record that does not say running: its start was cut short, and the client
+            // never heard it succeed. No record: only the user's --remove-unrecorded removes it.
+            guard recorded || removeUnrecorded else { continue }
             logger.info("removing a stray runc container", metadata: ["id": .string(String(id.prefix(12)))])
             try? runtime.signal(id: id, pid: 0, signal: SIGKILL)
-            // Not in the store: nothing of it is wanted.
-            await runtime.destroy(id: id, directory: configuration.containerDir(id), removingRoot: true)
+            // A recorded container keeps its changes for its next start, as after a stop.
+            await runtime.destroy(id: id, directory: configuration.containerDir(id), removingRoot: !recorded)
         }
         // Root filesystems of containers that are not running stay unmounted.
         for record in containers.values where !record.isRunning && !known.contains(record.id) {

@@ -33,7 +33,9 @@ public final class BerthDaemon: Sendable {
         guard berth_set_child_subreaper() == 0 else {
             throw BerthError(.internal, "cannot become a child subreaper: \(String(cString: strerror(errno)))")
         }
-        let store = try SQLiteStore(path: configuration.storePath)
+        // Nothing is changed before the state is known to account for what is running.
+        let store = try MirroredStore(database: try openDatabase(), directory: configuration.recordsDir)
+        try checkState(store)
         let daemonID = try loadDaemonID(store)
         let worker = try NetworkWorker()
         let runtime = try Runtime(configuration: configuration, daemonID: daemonID)
@@ -121,11 +123,22 @@ public final class BerthDaemon: Sendable {
                 throw BerthError(.internal, "cannot create \(directory)", cause: error)
             }
         }
+        // Root's only, also on installs made before: below them are the database, bundles
+        // and runc state, which hold containers' environments. Only root-run processes
+        // (berthd, runc) walk these paths; containers see their own root, never the way to it.
+        for directory in [configuration.root, configuration.execRoot] where chmod(directory, 0o700) != 0 {
+            throw BerthError(.internal, "cannot make \(directory) private: \(String(cString: strerror(errno)))")
+        }
+        // Bundles written before config.json was made 0600 (a running container's is not
+        // written again until its next start).
+        for id in (try? FileManager.default.contentsOfDirectory(atPath: configuration.containersDir)) ?? [] {
+            chmod(configuration.containerDir(id) + "/bundle/config.json", 0o600)
+        }
         let socketDirectory = (configuration.socketPath as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
     }
 
-    private func loadDaemonID(_ store: SQLiteStore) throws -> String {
+    private func loadDaemonID(_ store: any KeyValueStore) throws -> String {
         if let entry = try store.get(StoreKeys.daemonID) { return String(decoding: entry.value, as: UTF8.self) }
         let id = Identifiers.random()
         try store.put(StoreKeys.daemonID, Array(id.utf8), expectedRevision: 0)

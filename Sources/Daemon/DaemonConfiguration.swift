@@ -28,6 +28,9 @@ public struct DaemonConfiguration: Sendable {
     /// Cluster mode: etcd endpoints (`--cluster-store etcd://h:2379,...`), this node's
     /// underlay address (`--cluster-advertise`), TLS for etcd, and the node lease's TTL.
     public var cluster: ClusterConfiguration?
+    /// What to do when the database does not account for what berthd finds
+    /// (`--recover`, `--remove-unrecorded`); by default it refuses to start.
+    public var stateRecovery: StateRecovery = .refuse
 
     public init(root: String = "/var/lib/berth", execRoot: String = "/run/berth", socketPath: String = "/run/berth.sock",
                 bridgeName: String = "berth0", bridgeIP: IPv4Network? = nil, resolvConfPath: String = "/etc/resolv.conf",
@@ -53,6 +56,8 @@ public struct DaemonConfiguration: Sendable {
     }
 
     var storePath: String { root + "/berth.db" }
+    /// A copy of every record of the database, one file each (see `MirroredStore`).
+    var recordsDir: String { root + "/records" }
     var imagesDir: String { root + "/images" }
     var containersDir: String { root + "/containers" }
     var netnsDir: String { execRoot + "/netns" }

@@ -1,17 +1,22 @@
 import BerthCore
 import CSQLite
+import Glibc
 import Synchronization
 
-/// The embedded store: one SQLite file under the daemon's root, WAL journal, so a
-/// committed transaction survives `kill -9` of the daemon.
+/// The embedded store: one SQLite file under the daemon's root, WAL journal with
+/// synchronous=FULL, so a transaction that returned (and the answer the client got after
+/// it) survives `kill -9` of the daemon and power loss. The file and its WAL and shared
+/// memory are root's only: records hold containers' environments.
 public final class SQLiteStore: KeyValueStore {
     private let connection: Mutex<SQLiteConnection>
 
     public init(path: String) throws(BerthError) {
+        try Self.createPrivately(path)
         let db = try SQLiteConnection(path: path)
         try db.execute("PRAGMA journal_mode=WAL")
-        // NORMAL in WAL mode loses nothing on a process crash, only on power loss.
-        try db.execute("PRAGMA synchronous=NORMAL")
+        // FULL: every commit waits for the WAL to reach the disk. NORMAL would lose the
+        // last commits, ones clients were told succeeded, on power loss.
+        try db.execute("PRAGMA synchronous=FULL")
         try db.execute("""
             CREATE TABLE IF NOT EXISTS kv (
                 key TEXT PRIMARY KEY NOT NULL,
@@ -21,7 +26,30 @@ public final class SQLiteStore: KeyValueStore {
             """)
         try db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)")
         try db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('revision', 0)")
+        // SQLite gives the WAL and shared-memory files the database's mode when it makes
+        // them; ones left by an older berth are made private here.
+        for suffix in ["-wal", "-shm"] { chmod(path + suffix, 0o600) }
         connection = Mutex(db)
+    }
+
+    /// Creates the file 0600 before SQLite does (it would use 0644), makes an existing
+    /// one 0600, and syncs the directory so a new file's name survives power loss.
+    private static func createPrivately(_ path: String) throws(BerthError) {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw BerthError(.unavailable, "cannot open state database \(path): \(String(cString: strerror(errno)))")
+        }
+        let created = fchmod(fd, 0o600) == 0
+        close(fd)
+        guard created else {
+            throw BerthError(.unavailable, "cannot make \(path) private: \(String(cString: strerror(errno)))")
+        }
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let directoryFD = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            fsync(directoryFD)
+            close(directoryFD)
+        }
     }
 
     public func get(_ key: String) throws(BerthError) -> KeyValueEntry? {

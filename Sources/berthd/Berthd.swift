@@ -33,6 +33,11 @@ struct Berthd: AsyncParsableCommand {
     var ipMasquerade = true
     @Flag(name: .customLong("cleanup"), help: "Remove berth's nftables rules when the daemon exits")
     var cleanup = false
+    @Flag(help: "Start although the state database lost records: put back the copies kept beside it and adopt the running containers they name; leave the rest untouched")
+    var recover = false
+    @Flag(name: .customLong("remove-unrecorded"),
+          help: "Start although the state database lost records, trusting it as it is: remove the containers it does not record")
+    var removeUnrecorded = false
     @Option(name: .customLong("cluster-store"), help: "etcd for overlay networks: etcd://HOST:2379[,HOST:2379...]")
     var clusterStore: String?
     @Option(name: .customLong("cluster-advertise"), help: "This node's underlay address (IP or interface) the others reach it at")
@@ -55,6 +60,7 @@ struct Berthd: AsyncParsableCommand {
             throw ValidationError("--cluster-advertise and --cluster-store-opt need --cluster-store")
         }
         _ = try clusterConfiguration()
+        if recover, removeUnrecorded { throw ValidationError("--recover and --remove-unrecorded exclude each other") }
     }
 
     func run() async throws {
@@ -79,6 +85,7 @@ struct Berthd: AsyncParsableCommand {
             resolvConfPath: resolvConf, runcPath: runtime, mtu: mtu, spareNamespaces: spareNamespaces)
         configuration.ipMasquerade = ipMasquerade
         configuration.cleanupOnExit = cleanup
+        configuration.stateRecovery = recover ? .recover : removeUnrecorded ? .removeUnrecorded : .refuse
         configuration.cluster = try clusterConfiguration()
         do {
             try await BerthDaemon(configuration: configuration, logger: logger).run()
