@@ -263,11 +263,13 @@ extension Controller {
         do {
             try await worker.ensureBridge(try bridgeSpec(record))
             if let rules = firewallNetwork(record) { try await firewall.addNetwork(rules) }
+            try await isolate(record)
             try save(record)
         } catch {
             networks[id] = nil
             allocators[id] = nil
             allocators6[id] = nil
+            await releaseIsolation(record)
             try? await firewall.removeNetwork(bridge: bridgeName)
             try? await worker.removeBridge(name: bridgeName)
             throw error
@@ -315,6 +317,7 @@ extension Controller {
             do { try await firewall.removeNetwork(bridge: bridge) } catch {
                 logger.warning("removing the network's rules failed", metadata: ["bridge": .string(bridge), "error": .string("\(error)")])
             }
+            await releaseIsolation(network)
             do { try await worker.removeBridge(name: bridge) } catch {
                 logger.warning("removing bridge failed", metadata: ["bridge": .string(bridge), "error": .string("\(error)")])
             }
