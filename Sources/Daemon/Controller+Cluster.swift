@@ -197,12 +197,14 @@ extension Controller {
             try await worker.ensureOverlay(spec, underlayIndex: underlay.index)
             try await worker.updateRemoteNeighbours(vxlan: spec.vxlanName, adding: known, removing: [])
             if let rules = firewallNetwork(record) { try await firewall.addNetwork(rules) }
+            try await isolate(record)
             try await firewall.updateRemoteContainers(adding: known.map(\.address), removing: [])
             if isNew { try save(record) }
         } catch {
             if isNew {
                 networks[record.id] = nil
                 allocators[record.id] = nil
+                await releaseIsolation(record)
                 try? await firewall.removeNetwork(bridge: spec.bridge.name)
                 try? await worker.removeOverlay(spec)
             }
@@ -240,6 +242,7 @@ extension Controller {
         publishDNS()
         _ = await waitForTeardowns(network: id)
         if let bridge = record.bridgeName { try? await firewall.removeNetwork(bridge: bridge) }
+        await releaseIsolation(record)
         if let spec = try? overlaySpec(record) {
             do { try await worker.removeOverlay(spec) } catch {
                 logger.warning("cannot remove overlay devices", metadata: ["name": .string(record.name), "error": .string("\(error)")])

@@ -237,6 +237,7 @@ extension Controller {
         var saved = false
         var bridgeCreated = false
         var rulesAdded = false
+        var isolating = false
         do {
             try save(record)
             saved = true
@@ -245,11 +246,14 @@ extension Controller {
                 try await firewall.addNetwork(rules)
                 rulesAdded = true
             }
+            isolating = true
+            try await isolate(record)
         } catch {
             if saved { try? store.delete(record.storeKey) }
             networks[id] = nil
             allocators[id] = nil
             allocators6[id] = nil
+            if isolating { await releaseIsolation(record) }
             if rulesAdded { try? await firewall.removeNetwork(bridge: bridgeName) }
             if bridgeCreated { try? await worker.removeBridge(name: bridgeName) }
             throw error
@@ -296,6 +300,7 @@ extension Controller {
             do { try await firewall.removeNetwork(bridge: bridge) } catch {
                 logger.warning("removing the network's rules failed", metadata: ["bridge": .string(bridge), "error": .string("\(error)")])
             }
+            await releaseIsolation(network)
             do { try await worker.removeBridge(name: bridge) } catch {
                 logger.warning("removing bridge failed", metadata: ["bridge": .string(bridge), "error": .string("\(error)")])
             }

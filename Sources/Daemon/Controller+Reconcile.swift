@@ -41,6 +41,7 @@ extension Controller {
             if record.hostConfig.AutoRemove ?? false { try? await removeContainer(record.id, force: true) }
         }
         try startFirewall()
+        try await synchronizeIsolation()
         try await synchronizeCluster()
         await removeLeftovers()
         await syncDNSListeners()

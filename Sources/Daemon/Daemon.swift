@@ -83,6 +83,11 @@ public final class BerthDaemon: Sendable {
         await controller.leaveCluster()
         await dns.shutdown()
         firewall.stop(removeRules: configuration.cleanupOnExit)
+        if configuration.cleanupOnExit {
+            do { try await worker.removeIsolation() } catch {
+                logger.warning("cannot remove berth's routing rules", metadata: ["error": .string("\(error)")])
+            }
+        }
         await worker.dropSpareNamespaces()
     }
 

@@ -17,6 +17,12 @@ public enum Ruleset {
     /// is set when the veth is made, so this costs no rule change per container.
     public static let isolatedPortGroup: UInt32 = 0x6265_7274  // "bert"
 
+    /// The packet mark bit set on DNATed connections (published ports), both directions.
+    /// The policy routing layer (Drivers' IsolationRules) lets packets with it pass
+    /// between networks: a published port stays reachable from another network. Only
+    /// this bit is set; other bits of the mark are kept.
+    public static let publishedMark: UInt32 = 0x0200_0000
+
     /// Options that change the fixed rules.
     public struct Options: Sendable, Hashable {
         /// Whether bridged frames pass the IP hooks (br_netfilter's bridge-nf-call-iptables).
@@ -63,6 +69,8 @@ public enum Ruleset {
         let isolatedBridges = sortedNetworks.filter(\.isolated).map { quoted($0.bridge) }
         let groups = PortGroups(ports)
         let group = "0x" + String(isolatedPortGroup, radix: 16)
+        let markHex = String(publishedMark, radix: 16)
+        let markText = "0x" + String(repeating: "0", count: max(0, 8 - markHex.count)) + markHex
 
         var lines: [String] = []
         // `add` then `delete` makes the delete valid whether or not the table exists.
@@ -85,6 +93,11 @@ public enum Ruleset {
             "\tchain prerouting {",
             "\t\ttype nat hook prerouting priority dstnat; policy accept;",
             "\t\tfib daddr type local jump published",
+            "\t}",
+            // After DNAT, before the routing decision: see `publishedMark`.
+            "\tchain mark_published {",
+            "\t\ttype filter hook prerouting priority -90; policy accept;",
+            "\t\tct status dnat meta mark set meta mark | \(markText)",
             "\t}",
             // The host itself reaching a published port (127.0.0.1 or its own address).
             "\tchain output {",

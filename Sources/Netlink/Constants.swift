@@ -40,6 +40,9 @@ package enum RTM {
     package static let newNeigh: UInt16 = 28
     package static let delNeigh: UInt16 = 29
     package static let getNeigh: UInt16 = 30
+    package static let newRule: UInt16 = 32
+    package static let delRule: UInt16 = 33
+    package static let getRule: UInt16 = 34
 }
 
 /// nlmsghdr.nlmsg_flags (NLM_F_*).
@@ -151,6 +154,21 @@ package enum RTA {
     package static let scopeLink: UInt8 = 253
     package static let scopeNowhere: UInt8 = 255
     package static let typeUnicast: UInt8 = 1
+    /// RTN_PROHIBIT: the lookup ends with EACCES (ICMP "administratively prohibited").
+    package static let typeProhibit: UInt8 = 8
+}
+
+/// FRA_* policy routing rule attributes (<linux/fib_rules.h>) and fib_rule_hdr actions.
+package enum FRA {
+    package static let dst: UInt16 = 1
+    package static let iifName: UInt16 = 3
+    package static let priority: UInt16 = 6
+    package static let fwmark: UInt16 = 10
+    package static let table: UInt16 = 15
+    package static let fwmask: UInt16 = 16
+    package static let ruleProtocol: UInt16 = 21
+
+    package static let actionToTable: UInt8 = 1     // FR_ACT_TO_TBL
 }
 
 /// NDA_* neighbour attributes and ndmsg field values.

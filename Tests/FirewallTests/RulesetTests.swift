@@ -63,6 +63,10 @@ import Testing
         \t\ttype nat hook prerouting priority dstnat; policy accept;
         \t\tfib daddr type local jump published
         \t}
+        \tchain mark_published {
+        \t\ttype filter hook prerouting priority -90; policy accept;
+        \t\tct status dnat meta mark set meta mark | 0x02000000
+        \t}
         \tchain output {
         \t\ttype nat hook output priority -100; policy accept;
         \t\tfib daddr type local jump published
@@ -177,6 +181,12 @@ import Testing
 
         """)
         #expect(Ruleset.addPorts([]).isEmpty)
+    }
+
+    @Test func publishedConnectionsCarryTheIsolationExemptMark() {
+        // The policy routing layer lets marked packets (DNATed on purpose) between networks.
+        let text = Ruleset.full(networks: [], ports: [], options: .init(bridgeNetfilter: false))
+        #expect(text.contains("\t\tct status dnat meta mark set meta mark | 0x02000000\n"))
     }
 
     @Test func removeAllDeletesOnlyOurTable() {
