@@ -40,6 +40,8 @@ def request(socket_path, method, target, body=None, headers=None, timeout=30):
             data += chunk
     finally:
         sock.close()
+    if not data:
+        raise ConnectionAbortedError("the connection closed without an answer")
     raw_head, _, payload = data.partition(b"\r\n\r\n")
     lines = raw_head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])

@@ -119,7 +119,8 @@ class Fuzzer:
             if not kind.startswith("POST exec"):
                 self.findings.append((kind, method, target, body_excerpt(body), "no answer in time"))
             return None, None
-        except (ConnectionResetError, BrokenPipeError) as error:
+        except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, ConnectionRefusedError,
+                FileNotFoundError) as error:
             self.findings.append((kind, method, target, body_excerpt(body), f"connection dropped: {error}"))
             return None, None
         if status >= 500:
