@@ -282,3 +282,19 @@ def test_api_fuzz(host):
     report = "\n".join(f"  {kind}: {method} {target} {body!r} -> {what}" for kind, method, target, body, what
                        in fuzzer.findings[:40])
     assert not fuzzer.findings, f"{len(fuzzer.findings)} findings (seed {seed}):\n{report}"
+
+
+def test_fuzz_finding_invalid_env_is_refused_at_create(host):
+    """Seed 777 found it: an Env entry runc refuses was stored at create, and start answered 500."""
+    for entry in ["NOEQUALS", "x" * 300, "A=\u0000b", "\u00e9\u4e2d"]:
+        status, reply = request(host.socket, "POST", "/containers/create",
+                                {"Image": "busybox", "Cmd": ["true"], "Env": [entry]})
+        assert status == 400, (entry, status, reply)
+        assert "environment variable" in reply["message"]
+    status, reply = request(host.socket, "POST", "/containers/create",
+                            {"Image": "busybox", "Cmd": ["sleep", "600"], "Env": ["A=", "B=c=d"]})
+    assert status == 201, reply
+    assert request(host.socket, "POST", f"/containers/{reply['Id']}/start")[0] == 204
+    status, reply = request(host.socket, "POST", f"/containers/{reply['Id']}/exec", {"Cmd": ["true"], "Env": ["NOEQUALS"]})
+    assert status == 400 and "environment variable" in reply["message"], (status, reply)
+    assert len(request(host.socket, "GET", "/containers/json?all=1")[1]) == 1  # only the valid one was made
