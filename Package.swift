@@ -87,7 +87,11 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "DockerAPITests", dependencies: ["DockerAPI"]),
         .testTarget(name: "ContainerRuntimeTests", dependencies: ["ContainerRuntime", "BerthCore", "CLinux"]),
-        .testTarget(name: "HTTPUnixTests", dependencies: ["HTTPUnix"]),
+        .testTarget(name: "HTTPUnixTests", dependencies: [
+            "HTTPUnix",
+            // ConnectionSet's unit test drives channels by hand.
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "BerthCore"]),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "BerthCore", "Netlink"]),
         .testTarget(name: "EtcdTests", dependencies: ["Etcd", "BerthCore"]),

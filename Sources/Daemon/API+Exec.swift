@@ -22,6 +22,7 @@ extension Controller {
         let record = try container(reference)
         guard record.isRunning else { throw BerthError.conflict("container \(record.id) is not running") }
         guard !request.Cmd.isEmpty else { throw BerthError.invalid("no exec command specified") }
+        try Self.validateEnvironment(request.Env ?? [])
         let id = Identifiers.random()
         execs[id] = ExecRecord(id: id, containerID: record.id, command: request.Cmd, environment: request.Env ?? [],
                                workingDirectory: request.WorkingDir)

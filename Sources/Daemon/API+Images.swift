@@ -7,7 +7,6 @@ import HTTPUnix
 extension APIRoutes {
     func addImageRoutes(_ router: inout Router) {
         let controller = self.controller
-        let configuration = self.configuration
         router.add(.GET, "/images/json") { _ in
             await .json(.ok, controller.imageSummaries())
         }
@@ -19,7 +18,8 @@ extension APIRoutes {
                 .json(.ok, try await controller.removeImage(request.param("name"), force: request.query.bool("force") ?? false))
             }
         }
-        router.add(.POST, "/images/create") { request in
+        // The tarball is written to a file under --root as it arrives (Router.BodyMode.file).
+        router.add(.POST, "/images/create", body: .file) { request in
             await respond {
                 guard request.query["fromSrc"] == "-" else {
                     let image = request.query["fromImage"] ?? request.query["fromSrc"] ?? ""
@@ -28,13 +28,11 @@ extension APIRoutes {
                 guard let repo = request.query["repo"], !repo.isEmpty else {
                     throw BerthError.invalid("an imported image needs a name (repo)")
                 }
-                let tag = request.query["tag"].flatMap { $0.isEmpty ? nil : $0 } ?? "latest"
-                let temporary = configuration.root + "/tmp-import-" + Identifiers.random().prefix(12)
-                guard FileManager.default.createFile(atPath: temporary, contents: Data(request.body)) else {
-                    throw BerthError(.internal, "cannot store the uploaded tarball")
+                guard let tarball = request.bodyFile else {
+                    throw BerthError(.internal, "the uploaded tarball was not stored")
                 }
-                defer { try? FileManager.default.removeItem(atPath: temporary) }
-                let record = try await controller.importImage(path: temporary, name: repo + ":" + tag)
+                let tag = request.query["tag"].flatMap { $0.isEmpty ? nil : $0 } ?? "latest"
+                let record = try await controller.importImage(path: tarball, name: repo + ":" + tag)
                 return .text(.ok, "{\"status\":\"\(record.id)\"}\n", contentType: "application/json")
             }
         }

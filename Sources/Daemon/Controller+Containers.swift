@@ -68,9 +68,7 @@ extension Controller {
                 throw BerthError.invalid("conflicting options: --hostname and --network=container")
             }
         }
-        for variable in config.Env ?? [] where variable.isEmpty || variable.hasPrefix("=") {
-            throw BerthError.invalid("invalid environment variable: \"\(variable)\"")
-        }
+        try Self.validateEnvironment(config.Env ?? [])
         if let hostname = config.Hostname, !hostname.isEmpty {
             guard hostname.utf8.count <= 64, hostname.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }) else {
                 throw BerthError.invalid("invalid hostname \"\(hostname)\"")

@@ -54,7 +54,10 @@ public final class BerthDaemon: Sendable {
 
         let routes = APIRoutes(controller: controller, configuration: configuration)
         var serverConfiguration = HTTPServer.Configuration()
-        serverConfiguration.maxBodySize = 1 << 30  // image imports arrive as one body
+        // JSON bodies keep the 1 MiB default; image tarballs go to a file next to the images.
+        serverConfiguration.uploadDirectory = configuration.root
+        serverConfiguration.idleTimeout = .seconds(Int64(configuration.apiIdleTimeoutSeconds))
+        serverConfiguration.maxConnections = Self.connectionLimit(configuration.apiMaxConnections)
         serverConfiguration.defaultHeaders = [
             "Api-Version": "1.47", "Server": "berth/\(configuration.version) (linux)",
             "Ostype": "linux", "Docker-Experimental": "false",
@@ -139,6 +142,10 @@ public final class BerthDaemon: Sendable {
         for id in (try? FileManager.default.contentsOfDirectory(atPath: configuration.containersDir)) ?? [] {
             chmod(configuration.containerDir(id) + "/bundle/config.json", 0o600)
         }
+        // Uploads a killed daemon was receiving (HTTPServer writes them as upload-*).
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: configuration.root)) ?? [] where name.hasPrefix("upload-") {
+            try? FileManager.default.removeItem(atPath: configuration.root + "/" + name)
+        }
         let socketDirectory = (configuration.socketPath as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
     }
@@ -148,6 +155,16 @@ public final class BerthDaemon: Sendable {
         let id = Identifiers.random()
         try store.put(StoreKeys.daemonID, Array(id.utf8), expectedRevision: 0)
         return id
+    }
+
+    /// API connections may take at most half the descriptors, so a flood of clients always
+    /// leaves room for containers' namespaces, pipes and sockets.
+    private static func connectionLimit(_ configured: Int) -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max else {
+            return configured
+        }
+        return max(1, min(configured, Int(clamping: limit.rlim_cur / 2)))
     }
 
     /// One descriptor per namespace, pipe and socket adds up with a thousand containers.

@@ -31,6 +31,12 @@ public struct DaemonConfiguration: Sendable {
     /// What to do when the database does not account for what berthd finds
     /// (`--recover`, `--remove-unrecorded`); by default it refuses to start.
     public var stateRecovery: StateRecovery = .refuse
+    /// API connections silent this long while berthd waits for a request (or more of its
+    /// body) are closed (`--api-idle-timeout`); streams and hijacked sessions never are.
+    public var apiIdleTimeoutSeconds: Int = 60
+    /// Open API connections at most (`--api-max-connections`); the longest-idle one makes
+    /// room for a new one. Also capped by the descriptor limit (see BerthDaemon).
+    public var apiMaxConnections: Int = 4096
 
     public init(root: String = "/var/lib/berth", execRoot: String = "/run/berth", socketPath: String = "/run/berth.sock",
                 bridgeName: String = "berth0", bridgeIP: IPv4Network? = nil, resolvConfPath: String = "/etc/resolv.conf",

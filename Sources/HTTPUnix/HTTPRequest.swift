@@ -12,6 +12,9 @@ public struct HTTPRequest: Sendable {
     public var query: QueryParameters
     public var headers: HTTPHeaderFields
     public var body: [UInt8]
+    /// Where the body of a `.file` route was written; the server removes the file once the
+    /// handler has returned.
+    public var bodyFile: String?
 
     public init(
         method: HTTPMethod,
@@ -20,7 +23,8 @@ public struct HTTPRequest: Sendable {
         params: [String: String] = [:],
         query: QueryParameters = QueryParameters(),
         headers: HTTPHeaderFields = HTTPHeaderFields(),
-        body: [UInt8] = []
+        body: [UInt8] = [],
+        bodyFile: String? = nil
     ) {
         self.method = method
         self.path = path
@@ -29,6 +33,7 @@ public struct HTTPRequest: Sendable {
         self.query = query
         self.headers = headers
         self.body = body
+        self.bodyFile = bodyFile
     }
 
     /// Decodes the body as JSON with the shared decoder.

@@ -14,8 +14,21 @@ import Synchronization
 ///     await server.shutdown()
 public actor HTTPServer {
     public struct Configuration: Sendable {
-        /// Larger request bodies are answered with 413 and the connection is closed.
+        /// Larger in-memory (JSON) request bodies are answered with 413 and the connection is
+        /// closed: from Content-Length before any of the body is read, or as soon as a chunked
+        /// body passes it.
         public var maxBodySize: Int
+        /// The same for bodies of `.file` routes, which are written to disk as they arrive.
+        public var maxUploadSize: Int
+        /// Where `.file` routes' bodies are written (nil: the system's temporary directory).
+        public var uploadDirectory: String?
+        /// A connection silent this long while the server waits for a request (its head, or
+        /// more of its body) is closed; a stalled body gets a 408 first. Never applies while a
+        /// response is being produced or streamed, nor to hijacked connections.
+        public var idleTimeout: TimeAmount
+        /// At most this many connections are open; a new one over it takes the place of the
+        /// connection idle the longest, or is closed at once if none is idle.
+        public var maxConnections: Int
         /// Added to every response that doesn't set the same header itself (Api-Version, Server, ...).
         public var defaultHeaders: HTTPHeaderFields
         /// Mode for the socket file after bind; nil leaves the umask's choice.
@@ -24,12 +37,20 @@ public actor HTTPServer {
         public var onResponse: (@Sendable (HTTPRequest, HTTPStatus) -> Void)?
 
         public init(
-            maxBodySize: Int = 16 << 20,
+            maxBodySize: Int = 1 << 20,
+            maxUploadSize: Int = 16 << 30,
+            uploadDirectory: String? = nil,
+            idleTimeout: TimeAmount = .seconds(60),
+            maxConnections: Int = 4096,
             defaultHeaders: HTTPHeaderFields = HTTPHeaderFields(),
             socketPermissions: Int? = 0o660,
             onResponse: (@Sendable (HTTPRequest, HTTPStatus) -> Void)? = nil
         ) {
             self.maxBodySize = maxBodySize
+            self.maxUploadSize = maxUploadSize
+            self.uploadDirectory = uploadDirectory
+            self.idleTimeout = idleTimeout
+            self.maxConnections = maxConnections
             self.defaultHeaders = defaultHeaders
             self.socketPermissions = socketPermissions
             self.onResponse = onResponse
@@ -43,12 +64,13 @@ public actor HTTPServer {
     private var listener: (any Channel)?
     /// Set while `start` is binding, so a second concurrent `start` can't bind over the first.
     private var starting = false
-    private let connections = ConnectionSet()
+    private let connections: ConnectionSet
 
     public init(socketPath: String, router: Router, configuration: Configuration = Configuration()) {
         self.socketPath = socketPath
         self.router = router
         self.configuration = configuration
+        self.connections = ConnectionSet(limit: configuration.maxConnections)
         self.group = MultiThreadedEventLoopGroup.singleton
     }
 
@@ -66,8 +88,10 @@ public actor HTTPServer {
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try ServerConnectionHandler.install(on: channel, router: router, configuration: configuration)
-                    connections.insert(channel)
+                    // Over the limit with nothing idle to make room: the failure closes it at once.
+                    guard let slot = connections.admit(channel) else { throw ConnectionLimitReached() }
+                    try ServerConnectionHandler.install(
+                        on: channel, router: router, configuration: configuration, slot: slot)
                 }
             }
         let channel = try await bootstrap.bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).get()
@@ -92,25 +116,5 @@ public actor HTTPServer {
             try? await channel.close()
         }
         try? FileManager.default.removeItem(atPath: socketPath)
-    }
-}
-
-/// Open connections, so shutdown can close them.
-final class ConnectionSet: Sendable {
-    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
-
-    func insert(_ channel: any Channel) {
-        let id = ObjectIdentifier(channel)
-        channels.withLock { $0[id] = channel }
-        channel.closeFuture.whenComplete { [weak self] _ in
-            _ = self?.channels.withLock { $0.removeValue(forKey: id) }
-        }
-    }
-
-    func removeAll() -> [any Channel] {
-        channels.withLock { all in
-            defer { all.removeAll() }
-            return Array(all.values)
-        }
     }
 }

@@ -55,6 +55,7 @@ public struct HTTPStatus: Hashable, Sendable, ExpressibleByIntegerLiteral, Custo
     public static let notFound = HTTPStatus(404)
     public static let methodNotAllowed = HTTPStatus(405)
     public static let notAcceptable = HTTPStatus(406)
+    public static let requestTimeout = HTTPStatus(408)
     public static let conflict = HTTPStatus(409)
     public static let payloadTooLarge = HTTPStatus(413)
     public static let internalServerError = HTTPStatus(500)

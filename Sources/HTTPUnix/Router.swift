@@ -7,9 +7,18 @@
 public struct Router: Sendable {
     public typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
 
+    /// How a route takes its request body.
+    public enum BodyMode: Sendable, Equatable {
+        /// In memory as `HTTPRequest.body`, up to the server's `maxBodySize` (JSON documents).
+        case buffered
+        /// Written to a file as it arrives (`HTTPRequest.bodyFile`), up to `maxUploadSize`:
+        /// tarballs, whose size has no reason to fit in memory.
+        case file
+    }
+
     /// The outcome of a lookup.
     public enum Match: Sendable {
-        case found(Handler, params: [String: String])
+        case found(Handler, params: [String: String], body: BodyMode)
         /// The path exists but not for this method; carries the methods that do exist.
         case methodNotAllowed(allowed: [HTTPMethod])
         case notFound
@@ -24,7 +33,7 @@ public struct Router: Sendable {
     private struct Route: Sendable {
         let pattern: String
         let segments: [Segment]
-        var handlers: [HTTPMethod: Handler]
+        var handlers: [HTTPMethod: (handler: Handler, body: BodyMode)]
     }
 
     private var routes: [Route] = []
@@ -37,13 +46,18 @@ public struct Router: Sendable {
 
     /// Registers `handler` for `method` on `pattern`. A later registration of the same
     /// method and pattern replaces the earlier one.
-    public mutating func add(_ method: HTTPMethod, _ pattern: String, _ handler: @escaping Handler) {
+    public mutating func add(
+        _ method: HTTPMethod,
+        _ pattern: String,
+        body: BodyMode = .buffered,
+        _ handler: @escaping Handler
+    ) {
         if let index = routes.firstIndex(where: { $0.pattern == pattern }) {
-            routes[index].handlers[method] = handler
+            routes[index].handlers[method] = (handler, body)
             return
         }
         let segments = Self.parse(pattern)
-        routes.append(Route(pattern: pattern, segments: segments, handlers: [method: handler]))
+        routes.append(Route(pattern: pattern, segments: segments, handlers: [method: (handler, body)]))
         let index = routes.count - 1
         if case .literal(let first)? = segments.first {
             byFirstSegment[first, default: []].append(index)
@@ -73,16 +87,16 @@ public struct Router: Sendable {
         var pathMatched: [(Int, [String: String])] = []
         for index in candidates {
             guard let params = Self.bind(routes[index].segments[...], parts[...]) else { continue }
-            if let handler = routes[index].handlers[method] {
-                return .found(handler, params: params)
+            if let entry = routes[index].handlers[method] {
+                return .found(entry.handler, params: params, body: entry.body)
             }
             pathMatched.append((index, params))
         }
         // Docker's CLI probes with HEAD /_ping; any GET route answers HEAD (the server drops the body).
         if method == .HEAD {
             for (index, params) in pathMatched {
-                if let handler = routes[index].handlers[.GET] {
-                    return .found(handler, params: params)
+                if let entry = routes[index].handlers[.GET] {
+                    return .found(entry.handler, params: params, body: entry.body)
                 }
             }
         }

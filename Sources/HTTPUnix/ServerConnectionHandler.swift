@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 
@@ -5,13 +6,18 @@ import NIOHTTP1
 ///
 /// NIO's `HTTPServerPipelineHandler` in front of us holds back pipelined requests until the
 /// current response has ended, so this handler only ever deals with one request at a time.
-final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// It is also an outbound handler so it can hold back reads while an upload's writes to disk
+/// catch up.
+final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private enum State {
+    enum State {
         case idle
-        case receiving(HTTPRequestHead, ByteBuffer?)
+        /// A head arrived; its body goes to `body` or `spool`. The state carries no buffer, so
+        /// matching on it never adds a reference that would make every append copy the body.
+        case receiving(HTTPRequestHead, Router.Match)
         case responding
         /// A response was sent that ends the connection; ignore everything until it closes.
         case closing
@@ -20,35 +26,52 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
     }
 
     /// What the response needs to know about the request it answers.
-    private struct Exchange {
+    struct Exchange {
         var request: HTTPRequest
         var version: HTTPVersion
         var keepAlive: Bool
     }
 
-    private let router: Router
-    private let configuration: HTTPServer.Configuration
+    /// Upload writes allowed in flight before the connection stops reading.
+    private static let maxPendingUploadWrites = 4
+
+    let router: Router
+    let configuration: HTTPServer.Configuration
+    let slot: ConnectionSlot
     /// The HTTP handlers in front of us except the decoder, removed on hijack.
-    private let httpHandlers: [any RemovableChannelHandler]
+    let httpHandlers: [any RemovableChannelHandler]
     /// Removed last on hijack so bytes that came after the request reach the raw stream.
-    private let decoder: ByteToMessageHandler<HTTPRequestDecoder>
-    private var state = State.idle
-    private var inputClosed = false
+    let decoder: ByteToMessageHandler<HTTPRequestDecoder>
+    var state = State.idle
+    var inputClosed = false
+    /// The body of a `.buffered` route, grown in place.
+    private var body: ByteBuffer?
+    /// The file a `.file` route's body goes to.
+    private var spool: UploadSpool?
+    /// A read asked for while the spool had too many writes in flight.
+    private var readHeld = false
 
     private init(
         router: Router,
         configuration: HTTPServer.Configuration,
+        slot: ConnectionSlot,
         httpHandlers: [any RemovableChannelHandler],
         decoder: ByteToMessageHandler<HTTPRequestDecoder>
     ) {
         self.router = router
         self.configuration = configuration
+        self.slot = slot
         self.httpHandlers = httpHandlers
         self.decoder = decoder
     }
 
     /// Builds the pipeline for a new connection. Must run on the channel's event loop.
-    static func install(on channel: any Channel, router: Router, configuration: HTTPServer.Configuration) throws {
+    static func install(
+        on channel: any Channel,
+        router: Router,
+        configuration: HTTPServer.Configuration,
+        slot: ConnectionSlot
+    ) throws {
         var encoderConfiguration = HTTPResponseEncoder.Configuration()
         // We set Content-Length / Transfer-Encoding ourselves: a hijacked 200 must go out
         // with neither, which the automatic framing would "fix" into chunked.
@@ -57,16 +80,19 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         // forwardBytes: after an Upgrade request the decoder stops parsing, and whatever the
         // client sent next (stdin) must be handed on when the decoder is removed.
         let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+        // Reports silence only; this handler decides whether the silence matters (see `idleTimedOut`).
+        let idle = IdleStateHandler(readTimeout: configuration.idleTimeout)
         let pipelining = HTTPServerPipelineHandler()
         let validator = NIOHTTPResponseHeadersValidator()
         let protocolErrors = HTTPServerProtocolErrorHandler()  // answers malformed requests with 400
         let handler = ServerConnectionHandler(
             router: router,
             configuration: configuration,
-            httpHandlers: [pipelining, validator, protocolErrors, encoder],
+            slot: slot,
+            httpHandlers: [idle, pipelining, validator, protocolErrors, encoder],
             decoder: decoder
         )
-        try channel.pipeline.syncOperations.addHandlers([encoder, decoder, pipelining, validator, protocolErrors, handler])
+        try channel.pipeline.syncOperations.addHandlers([idle, encoder, decoder, pipelining, validator, protocolErrors, handler])
     }
 
     // MARK: Inbound
@@ -77,41 +103,94 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         case (_, .closing), (_, .hijacking):
             return
         case (.head(let head), _):
-            if let length = head.headers.first(name: "content-length").flatMap(Int.init),
-                length > configuration.maxBodySize
-            {
-                rejectTooLarge(head, context: context)
-                return
-            }
-            if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
-                context.writeAndFlush(
-                    wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
-                    promise: nil
-                )
-            }
-            state = .receiving(head, nil)
-        case (.body(var chunk), .receiving(let head, var body)):
-            if (body?.readableBytes ?? 0) + chunk.readableBytes > configuration.maxBodySize {
-                rejectTooLarge(head, context: context)
-                return
-            }
-            if body == nil {
-                body = chunk
+            slot.setIdle(false)
+            receive(head, context: context)
+        case (.body(var chunk), .receiving(let head, _)):
+            if let spool {
+                guard chunk.readableBytes <= configuration.maxUploadSize - spool.size else {
+                    rejectTooLarge(head, limit: configuration.maxUploadSize, context: context)
+                    return
+                }
+                spool.append(chunk) { [weak self] in self?.releaseHeldRead(context: context) }
             } else {
-                state = .responding  // drop our reference first so the append doesn't copy the buffer
-                body?.writeBuffer(&chunk)
+                guard chunk.readableBytes <= configuration.maxBodySize - (body?.readableBytes ?? 0) else {
+                    rejectTooLarge(head, limit: configuration.maxBodySize, context: context)
+                    return
+                }
+                if body == nil {
+                    body = context.channel.allocator.buffer(capacity: chunk.readableBytes)
+                }
+                body?.writeBuffer(&chunk)  // in place: `body` is the only reference
             }
-            state = .receiving(head, body)
-        case (.end, .receiving(let head, let body)):
+        case (.end, .receiving(let head, let match)):
             state = .responding
-            dispatch(head, body: body, context: context)
+            if let spool {
+                self.spool = nil
+                spool.finish().assumeIsolated().whenComplete { result in
+                    self.releaseHeldRead(context: context)
+                    switch result {
+                    case .success:
+                        self.dispatch(head, match, body: nil, bodyFile: spool.path, context: context)
+                    case .failure(let error):
+                        unlink(spool.path)
+                        self.respondAndClose(head, .error(.internalServerError, "cannot store the request body: \(error)"),
+                                             context: context)
+                    }
+                }
+            } else {
+                let complete = body
+                body = nil
+                dispatch(head, match, body: complete, bodyFile: nil, context: context)
+            }
         case (.body, _), (.end, _):
             // Parts of a request we already answered (e.g. rejected); nothing to do.
             return
         }
     }
 
+    /// A request head: routes it, refuses a declared body over the cap before any of it is
+    /// read, and gets the body's destination ready.
+    private func receive(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let target = RequestTarget(head.uri)
+        let match: Router.Match =
+            target.path.hasPrefix("/") ? router.match(HTTPMethod(head.method.rawValue), path: target.path) : .notFound
+        var toFile = false
+        if case .found(_, _, .file) = match {
+            toFile = true
+        }
+        let limit = toFile ? configuration.maxUploadSize : configuration.maxBodySize
+        let declared = head.headers.first(name: "content-length").flatMap(Int.init)
+        if let declared, declared > limit {
+            rejectTooLarge(head, limit: limit, context: context)
+            return
+        }
+        if toFile {
+            do {
+                spool = try UploadSpool(directory: configuration.uploadDirectory ?? NSTemporaryDirectory(),
+                                        eventLoop: context.eventLoop)
+            } catch {
+                respondAndClose(head, .error(.internalServerError, "cannot store the request body: \(error)"), context: context)
+                return
+            }
+        } else if let declared, declared > 0 {
+            body = context.channel.allocator.buffer(capacity: declared)  // declared <= maxBodySize
+        }
+        if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+            context.writeAndFlush(
+                wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
+                promise: nil
+            )
+        }
+        state = .receiving(head, match)
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent {
+            if idle == .read {
+                idleTimedOut(context: context)
+            }
+            return
+        }
         guard let event = event as? ChannelEvent, event == .inputClosed else {
             context.fireUserInboundEventTriggered(event)
             return
@@ -128,37 +207,87 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         }
     }
 
+    /// Nothing came in for `idleTimeout`. That matters only while we wait for the client: for a
+    /// request (close: an idle keep-alive connection or a half-sent head) or for the rest of a
+    /// body (408). A response being produced or streamed (wait, logs --follow) is left alone.
+    private func idleTimedOut(context: ChannelHandlerContext) {
+        switch state {
+        case .idle:
+            state = .closing
+            context.close(promise: nil)
+        case .receiving(let head, _):
+            if let spool, spool.pendingWrites > 0 {
+                return  // we stopped reading for the disk: the silence is ours
+            }
+            respondAndClose(head, .error(.requestTimeout, "timed out waiting for the request body"), context: context)
+        case .responding, .closing, .hijacking:
+            return
+        }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Parser errors were already answered with 400 by HTTPServerProtocolErrorHandler.
         state = .closing
         context.close(promise: nil)
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        dropBody()
+        context.fireChannelInactive()
+    }
+
+    // MARK: Outbound
+
+    func read(context: ChannelHandlerContext) {
+        if let spool, spool.pendingWrites >= Self.maxPendingUploadWrites {
+            readHeld = true
+            return
+        }
+        context.read()
+    }
+
+    private func releaseHeldRead(context: ChannelHandlerContext) {
+        guard readHeld else { return }
+        readHeld = false
+        context.read()
+    }
+
     // MARK: Dispatch
 
-    private func dispatch(_ head: HTTPRequestHead, body: ByteBuffer?, context: ChannelHandlerContext) {
+    private func dispatch(
+        _ head: HTTPRequestHead,
+        _ match: Router.Match,
+        body: ByteBuffer?,
+        bodyFile: String?,
+        context: ChannelHandlerContext
+    ) {
         let target = RequestTarget(head.uri)
-        let method = HTTPMethod(head.method.rawValue)
-        let match: Router.Match = target.path.hasPrefix("/") ? router.match(method, path: target.path) : .notFound
         var params: [String: String] = [:]
-        if case .found(_, let found) = match {
+        if case .found(_, let found, _) = match {
             params = found
         }
         let request = HTTPRequest(
-            method: method,
+            method: HTTPMethod(head.method.rawValue),
             path: String(target.path),
             apiVersion: target.apiVersion,
             params: params,
             query: QueryParameters(parsing: target.query),
             headers: HTTPHeaderFields(head.headers.map { ($0.name, $0.value) }),
-            body: body.map { Array($0.readableBytesView) } ?? []
+            body: body.map { Array($0.readableBytesView) } ?? [],
+            bodyFile: bodyFile
         )
         let exchange = Exchange(request: request, version: head.version, keepAlive: head.isKeepAlive)
         switch match {
-        case .found(let handler, _):
+        case .found(let handler, _, _):
             // Handlers run off the event loop; the response comes back to it to be written.
             let promise = context.eventLoop.makePromise(of: HTTPResponse.self)
-            promise.completeWithTask { await handler(request) }
+            promise.completeWithTask {
+                let response = await handler(request)
+                if let bodyFile {
+                    unlink(bodyFile)  // the handler is done with it
+                }
+                return response
+            }
             promise.futureResult.assumeIsolated().whenSuccess { response in
                 self.respond(response, to: exchange, context: context)
             }
@@ -171,219 +300,23 @@ final class ServerConnectionHandler: ChannelInboundHandler, RemovableChannelHand
         }
     }
 
-    private func rejectTooLarge(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func rejectTooLarge(_ head: HTTPRequestHead, limit: Int, context: ChannelHandlerContext) {
+        respondAndClose(head, .error(.payloadTooLarge, "request body too large: the limit is \(limit) bytes"), context: context)
+    }
+
+    /// Answers without running a handler and ends the connection: the rest of the request is
+    /// not read.
+    private func respondAndClose(_ head: HTTPRequestHead, _ response: HTTPResponse, context: ChannelHandlerContext) {
+        dropBody()
         let request = HTTPRequest(method: HTTPMethod(head.method.rawValue), path: RequestTarget(head.uri).path.description)
         let exchange = Exchange(request: request, version: head.version, keepAlive: false)
         state = .responding
-        respond(.error(.payloadTooLarge, "request body too large"), to: exchange, context: context)
+        respond(response, to: exchange, context: context)
     }
 
-    // MARK: Responses
-
-    private func respond(_ response: HTTPResponse, to exchange: Exchange, context: ChannelHandlerContext) {
-        guard context.channel.isActive else {
-            state = .closing
-            return
-        }
-        let request = exchange.request
-        let isHEAD = request.method == .HEAD
-        var headers = HTTPHeaders()
-        for field in configuration.defaultHeaders where !response.headers.contains(field.name) {
-            headers.add(name: field.name, value: field.value)
-        }
-        for field in response.headers {
-            headers.add(name: field.name, value: field.value)
-        }
-        // Framing is ours alone (see `install`); a handler's own would conflict with it.
-        headers.remove(name: "content-length")
-        headers.remove(name: "transfer-encoding")
-
-        // After an Upgrade request the decoder parses nothing more, so only a hijack can follow.
-        var close = !exchange.keepAlive || inputClosed || request.wantsUpgrade
-        let status = response.status
-
-        switch response.body {
-        case .hijacked(let body):
-            hijack(body, headers: headers, exchange: exchange, context: context)
-            return
-        case .empty:
-            configuration.onResponse?(request, status)
-            if status.allowsBody {
-                headers.add(name: "Content-Length", value: "0")
-            }
-            finish(status, headers, body: nil, exchange: exchange, close: close, context: context)
-        case .bytes(let bytes):
-            configuration.onResponse?(request, status)
-            var buffer: ByteBuffer?
-            if status.allowsBody {
-                headers.add(name: "Content-Length", value: String(bytes.count))
-                if !isHEAD {
-                    buffer = context.channel.allocator.buffer(bytes: bytes)
-                }
-            }
-            finish(status, headers, body: buffer, exchange: exchange, close: close, context: context)
-        case .stream(let produce):
-            configuration.onResponse?(request, status)
-            guard status.allowsBody, !isHEAD else {
-                finish(status, headers, body: nil, exchange: exchange, close: close, context: context)
-                return
-            }
-            if exchange.version.supportsChunking {
-                headers.add(name: "Transfer-Encoding", value: "chunked")
-            } else {
-                close = true  // HTTP/1.0 has no chunking: the body ends with the connection
-            }
-            setConnectionHeader(&headers, close: close, version: exchange.version)
-            let head = HTTPResponseHead(version: exchange.version, status: nioStatus(status), headers: headers)
-            context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
-            startStream(produce, close: close, context: context)
-        }
+    private func dropBody() {
+        body = nil
+        spool?.discard()
+        spool = nil
     }
-
-    private func finish(
-        _ status: HTTPStatus,
-        _ headers: HTTPHeaders,
-        body: ByteBuffer?,
-        exchange: Exchange,
-        close: Bool,
-        context: ChannelHandlerContext
-    ) {
-        var headers = headers
-        setConnectionHeader(&headers, close: close, version: exchange.version)
-        let head = HTTPResponseHead(version: exchange.version, status: nioStatus(status), headers: headers)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if let body {
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        }
-        endResponse(close: close, context: context)
-    }
-
-    /// Writes the end of the response. State changes first: writing `.end` lets the pipelining
-    /// handler deliver the next request to us re-entrantly.
-    private func endResponse(close: Bool, context: ChannelHandlerContext) {
-        if close {
-            state = .closing
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
-        } else {
-            state = .idle
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        }
-    }
-
-    private func setConnectionHeader(_ headers: inout HTTPHeaders, close: Bool, version: HTTPVersion) {
-        if close {
-            headers.replaceOrAdd(name: "Connection", value: "close")
-        } else if !version.supportsChunking {
-            headers.replaceOrAdd(name: "Connection", value: "keep-alive")
-        }
-    }
-
-    private func startStream(
-        _ produce: @escaping @Sendable (StreamWriter) async throws -> Void,
-        close: Bool,
-        context: ChannelHandlerContext
-    ) {
-        let channel = context.channel
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let task = Task {
-            do {
-                try await produce(StreamWriter(channel: channel))
-                channel.eventLoop.execute {
-                    let (handler, context) = bound.value
-                    handler.endResponse(close: close || handler.inputClosed, context: context)
-                }
-            } catch {
-                // The body can't be completed properly; a cut-off chunked body tells the client so.
-                channel.close(promise: nil)
-            }
-        }
-        // A client that goes away must not leave a follow/events producer running forever.
-        channel.closeFuture.whenComplete { _ in task.cancel() }
-    }
-
-    // MARK: Hijack
-
-    private func hijack(
-        _ body: @escaping @Sendable (RawStreamWriter) async throws -> Void,
-        headers: HTTPHeaders,
-        exchange: Exchange,
-        context: ChannelHandlerContext
-    ) {
-        var headers = headers
-        let status: HTTPResponseStatus
-        if exchange.request.wantsUpgrade {
-            // What dockerd answers; the CLI only checks the code.
-            status = .custom(code: 101, reasonPhrase: "UPGRADED")
-            headers.replaceOrAdd(name: "Connection", value: "Upgrade")
-            headers.replaceOrAdd(name: "Upgrade", value: "tcp")
-        } else {
-            // No upgrade asked: a 200 whose body is the raw stream, delimited by the close.
-            status = .ok
-            headers.replaceOrAdd(name: "Connection", value: "close")
-        }
-        if !headers.contains(name: "content-type") {
-            headers.add(name: "Content-Type", value: RawStream.contentType)
-        }
-        configuration.onResponse?(exchange.request, HTTPStatus(Int(status.code)))
-        let head = HTTPResponseHead(version: exchange.version, status: status, headers: headers)
-        context.writeAndFlush(wrapOutboundOut(.head(head))).assumeIsolated().whenComplete { result in
-            switch result {
-            case .success:
-                self.becomeRaw(body, context: context)
-            case .failure:
-                self.state = .closing
-                context.close(promise: nil)
-            }
-        }
-    }
-
-    /// Takes the HTTP handlers out so the connection carries raw bytes, then runs `body`.
-    private func becomeRaw(
-        _ body: @escaping @Sendable (RawStreamWriter) async throws -> Void,
-        context: ChannelHandlerContext
-    ) {
-        let channel = context.channel
-        state = .hijacking
-        do {
-            let pipeline = channel.pipeline.syncOperations
-            // Whatever these still buffer (a half-close, stray request parts) comes to us and is
-            // dropped or remembered, never to the raw stream, which only takes bytes.
-            for handler in httpHandlers {
-                pipeline.removeHandler(handler, promise: nil)
-            }
-            pipeline.removeHandler(context: context, promise: nil)
-            let raw = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-            let inputClosed = self.inputClosed
-            pipeline.removeHandler(decoder).assumeIsolated().whenComplete { _ in
-                // The decoder handed its leftovers on as a read without a read-complete, and the
-                // async channel delivers reads only on read-complete.
-                channel.pipeline.syncOperations.fireChannelReadComplete()
-                if inputClosed {
-                    channel.pipeline.syncOperations.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
-                }
-            }
-            let task = Task {
-                // Writes are awaited to completion, so closing after `body` returns loses nothing.
-                try? await raw.executeThenClose { inbound, _ in
-                    try await body(RawStreamWriter(channel: channel, input: RawInput(stream: inbound)))
-                }
-            }
-            channel.closeFuture.whenComplete { _ in task.cancel() }
-        } catch {
-            channel.close(promise: nil)
-        }
-    }
-}
-
-extension HTTPVersion {
-    /// HTTP/1.1 and later; 1.0 keeps connections only on request and has no chunked bodies.
-    fileprivate var supportsChunking: Bool {
-        major > 1 || (major == 1 && minor >= 1)
-    }
-}
-
-private func nioStatus(_ status: HTTPStatus) -> HTTPResponseStatus {
-    HTTPResponseStatus(statusCode: status.code)
 }

@@ -45,6 +45,11 @@ struct Berthd: AsyncParsableCommand {
     @Option(name: .customLong("cluster-store-opt"),
             help: "kv.cacertfile=PATH, kv.certfile=PATH, kv.keyfile=PATH (TLS to etcd), discovery.ttl=SECONDS (node lease)")
     var clusterStoreOptions: [String] = []
+    @Option(name: .customLong("api-idle-timeout"),
+            help: "Seconds an API connection may stay silent while a request (or its body) is awaited")
+    var apiIdleTimeout = 60
+    @Option(name: .customLong("api-max-connections"), help: "Open API connections at most")
+    var apiMaxConnections = 4096
 
     func validate() throws {
         guard host.hasPrefix("unix://") || host.hasPrefix("/") else {
@@ -53,6 +58,10 @@ struct Berthd: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level \(logLevel)") }
         guard (68...65535).contains(mtu) else { throw ValidationError("--mtu must be between 68 and 65535") }
         guard (0...64).contains(spareNamespaces) else { throw ValidationError("--spare-namespaces must be between 0 and 64") }
+        guard (1...86400).contains(apiIdleTimeout) else { throw ValidationError("--api-idle-timeout must be between 1 and 86400 seconds") }
+        guard (1...1_000_000).contains(apiMaxConnections) else {
+            throw ValidationError("--api-max-connections must be between 1 and 1000000")
+        }
         if clusterStore != nil, clusterAdvertise == nil {
             throw ValidationError("--cluster-store needs --cluster-advertise (this node's address)")
         }
@@ -86,6 +95,8 @@ struct Berthd: AsyncParsableCommand {
         configuration.ipMasquerade = ipMasquerade
         configuration.cleanupOnExit = cleanup
         configuration.stateRecovery = recover ? .recover : removeUnrecorded ? .removeUnrecorded : .refuse
+        configuration.apiIdleTimeoutSeconds = apiIdleTimeout
+        configuration.apiMaxConnections = apiMaxConnections
         configuration.cluster = try clusterConfiguration()
         do {
             try await BerthDaemon(configuration: configuration, logger: logger).run()

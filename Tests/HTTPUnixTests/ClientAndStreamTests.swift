@@ -90,7 +90,7 @@ struct ClientAndStreamTests {
         router.add(.GET, "/distribution/{name*}/json") { _ in .text(.ok, "dist") }
 
         func params(_ method: HTTPMethod, _ path: String) -> [String: String]? {
-            if case .found(_, let params) = router.match(method, path: path) { return params }
+            if case .found(_, let params, _) = router.match(method, path: path) { return params }
             return nil
         }
         #expect(params(.GET, "/containers/json") == [:])
