@@ -10,12 +10,9 @@ extension APIRoutes {
             await respond {
                 let all = request.query.bool("all") ?? false
                 let limit = try request.integer("limit")
-                // berth does not compute container filesystem sizes: refuse rather than report 0.
-                if request.query.bool("size") == true {
-                    throw BerthError.invalid("size is not supported: berth does not compute container sizes")
-                }
                 let filters = try request.filters()
-                return .json(.ok, try await controller.containerSummaries(all: all, limit: limit, filters: filters))
+                let list = try await controller.containerSummaries(all: all, limit: limit, filters: filters)
+                return .json(.ok, request.query.bool("size") == true ? try await controller.withSizes(list) : list)
             }
         }
         router.add(.POST, "/containers/prune") { request in

@@ -1,4 +1,5 @@
 import BerthCore
+import ContainerRuntime
 import DockerAPI
 import Foundation
 
@@ -15,6 +16,21 @@ extension Controller {
             .filter { (includeStopped || $0.isRunning) && filter.matches(facts($0)) }
             .sorted { $0.created > $1.created }
         return (limit.map { Array(listed.prefix($0)) } ?? listed).map(summary)
+    }
+
+    /// `size=1`: SizeRw is what the container changed (its overlay upper directory),
+    /// SizeRootFs that plus its image, as Docker's. The walk runs off the actor.
+    func withSizes(_ list: [ContainerSummary]) async throws -> [ContainerSummary] {
+        let imageSizes = Dictionary(runtime.images.list().map { ($0.id, $0.size) }, uniquingKeysWith: { first, _ in first })
+        let directories = list.map { configuration.containerDir($0.Id) + "/upper" }
+        let changed = try await runtime.offload { directories.map(ImageStore.diskUsage) }
+        return zip(list, changed).map { summary, rw in
+            var sized = summary
+            sized.SizeRw = rw
+            let (total, overflow) = rw.addingReportingOverflow(imageSizes[summary.ImageID] ?? 0)
+            sized.SizeRootFs = overflow ? Int64.max : total
+            return sized
+        }
     }
 
     func containerFilter(_ filters: Filters) throws(BerthError) -> ContainerFilter {
