@@ -3,10 +3,13 @@
 docker-compose finds its project's containers with label filters; a daemon that ignores
 them hands compose every container on the host (an unrelated `web` included)."""
 import json
+import os
+import shutil
 import time
 import urllib.parse
 
-from harness import fails
+import pytest
+from harness import fails, run
 
 PROJECT = "com.docker.compose.project"
 ONEOFF = "com.docker.compose.oneoff"
@@ -33,7 +36,8 @@ def make_projects(host):
     for project in ("a", "b"):
         for service in ("web", "db"):
             host.berth("run", "-d", "--name", f"{project}_{service}_1", "--label", f"{PROJECT}={project}",
-                       "--label", f"{SERVICE}={service}", "--label", f"{ONEOFF}=False", "busybox", "sleep", "600")
+                       "--label", f"{SERVICE}={service}", "--label", f"{ONEOFF}=False",
+                       "--label", "com.docker.compose.container-number=1", "busybox", "sleep", "600")
     host.berth("run", "-d", "--name", "web", "busybox", "sleep", "600")
 
 
@@ -188,3 +192,34 @@ def test_berth_ps_passes_filters(host):
     out = host.berth("ps", "--format", "{{.Names}}", "--filter", f"label={PROJECT}=b").stdout.split()
     assert sorted(out) == ["b_db_1", "b_web_1"]
     assert "invalid filter 'bogus'" in fails(host, "ps", "--filter", "bogus=1")
+
+
+COMPOSE_FILE = """version: "2.4"
+services:
+  web:
+    image: busybox
+    command: sleep 600
+  db:
+    image: busybox
+    command: sleep 600
+"""
+
+
+def compose(host, project_dir, *args, check=True):
+    env = host.env()
+    env["DOCKER_HOST"] = f"unix://{host.socket}"
+    return run(["docker-compose", "--no-ansi", "-p", "a", *args], check=check, timeout=120, env=env, cwd=project_dir)
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose (Debian's 1.29) is not installed")
+def test_docker_compose_never_touches_a_stranger(host):
+    make_projects(host)
+    project_dir = os.path.join(host.dir, "project-a")
+    os.makedirs(project_dir)
+    with open(os.path.join(project_dir, "docker-compose.yml"), "w") as handle:
+        handle.write(COMPOSE_FILE)
+    listed = compose(host, project_dir, "ps", "-q").stdout.split()
+    ids = {host.inspect(name)["Id"] for name in ("a_web_1", "a_db_1")}
+    assert set(listed) == ids, listed
+    compose(host, project_dir, "down", "-t", "1")
+    assert names(host, "-a") == ["b_db_1", "b_web_1", "web"]
