@@ -192,6 +192,11 @@ def test_berth_ps_passes_filters(host):
     out = host.berth("ps", "--format", "{{.Names}}", "--filter", f"label={PROJECT}=b").stdout.split()
     assert sorted(out) == ["b_db_1", "b_web_1"]
     assert "invalid filter 'bogus'" in fails(host, "ps", "--filter", "bogus=1")
+    host.berth("network", "create", "--label", "tier=tmp", "bf-tmp")
+    host.berth("network", "create", "bf-stay")
+    assert host.berth("network", "prune", "-f", "--filter", "label=tier=tmp").stdout.split() == ["Deleted", "Networks:", "bf-tmp"]
+    assert "bf-stay" in host.berth("network", "ls").stdout
+    assert "invalid filter 'bogus'" in fails(host, "network", "prune", "--filter", "bogus=1")
 
 
 COMPOSE_FILE = """version: "2.4"
