@@ -238,7 +238,7 @@ public final class ImageStore: Sendable {
     }
 
     /// Sum of lstat sizes of regular files and symlinks; hard links are counted once.
-    static func diskUsage(_ path: String) -> Int64 {
+    public static func diskUsage(_ path: String) -> Int64 {
         var total: Int64 = 0
         var seen = Set<UInt64>()
         guard let walker = FileManager.default.enumerator(atPath: path) else { return 0 }

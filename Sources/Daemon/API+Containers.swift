@@ -9,8 +9,16 @@ extension APIRoutes {
         router.add(.GET, "/containers/json") { request in
             await respond {
                 let all = request.query.bool("all") ?? false
+                let limit = try request.integer("limit")
                 let filters = try request.filters()
-                return .json(.ok, await controller.containerSummaries(all: all, filters: filters))
+                let list = try await controller.containerSummaries(all: all, limit: limit, filters: filters)
+                return .json(.ok, request.query.bool("size") == true ? try await controller.withSizes(list) : list)
+            }
+        }
+        router.add(.POST, "/containers/prune") { request in
+            await respond {
+                let filters = try request.filters()
+                return .json(.ok, ContainersPruneResponse(ContainersDeleted: try await controller.pruneContainers(filters: filters)))
             }
         }
         router.add(.POST, "/containers/create") { request in
@@ -133,24 +141,7 @@ enum Signals {
 extension Controller {
     func isRunning(_ id: String) -> Bool { containers[id]?.isRunning ?? false }
 
-    func containerSummaries(all: Bool, filters: [String: [String]]) -> [ContainerSummary] {
-        containers.values
-            .filter { all || $0.isRunning || filters["status"] != nil }
-            .filter { record in
-                if let names = filters["name"], !names.contains(where: { record.name.contains($0) }) { return false }
-                if let ids = filters["id"], !ids.contains(where: { record.id.hasPrefix($0) }) { return false }
-                if let states = filters["status"], !states.contains(record.status.rawValue) { return false }
-                if let wanted = filters["network"] {
-                    let names = record.attachments.compactMap { networks[$0.networkID] }.flatMap { [$0.name, $0.id] }
-                    if !wanted.contains(where: names.contains) { return false }
-                }
-                return true
-            }
-            .sorted { $0.created > $1.created }
-            .map(summary)
-    }
-
-    private func summary(_ record: ContainerRecord) -> ContainerSummary {
+    func summary(_ record: ContainerRecord) -> ContainerSummary {
         ContainerSummary(
             Id: record.id, Names: ["/" + record.name], Image: record.imageReference, ImageID: record.imageID,
             Command: record.command.joined(separator: " "), Created: Int64(Self.date(record.created)?.timeIntervalSince1970 ?? 0),

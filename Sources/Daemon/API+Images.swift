@@ -7,8 +7,17 @@ import HTTPUnix
 extension APIRoutes {
     func addImageRoutes(_ router: inout Router) {
         let controller = self.controller
-        router.add(.GET, "/images/json") { _ in
-            await .json(.ok, controller.imageSummaries())
+        router.add(.GET, "/images/json") { request in
+            await respond {
+                let filters = try request.filters()
+                return .json(.ok, try await controller.imageSummaries(filters: filters, legacyReference: request.query["filter"]))
+            }
+        }
+        router.add(.POST, "/images/prune") { request in
+            await respond {
+                let filters = try request.filters()
+                return .json(.ok, try await controller.pruneImages(filters: filters))
+            }
         }
         router.add(.GET, "/images/{name}/json") { request in
             await respond { .json(.ok, try await controller.imageInspect(request.param("name"))) }
@@ -43,13 +52,6 @@ extension Controller {
     func importImage(path: String, name: String) async throws -> ImageRecord {
         let images = runtime.images
         return try await runtime.offload { try images.importTarball(path: path, name: name) }
-    }
-
-    func imageSummaries() -> [ImageSummary] {
-        runtime.images.list().map { image in
-            ImageSummary(Id: image.id, RepoTags: image.repoTags, Created: Int64(image.created.timeIntervalSince1970),
-                         Size: image.size, Containers: containers.values.filter { $0.imageID == image.id }.count)
-        }
     }
 
     func imageInspect(_ reference: String) throws -> [String: AnyCodable] {

@@ -30,8 +30,11 @@ extension APIRoutes {
                 return .empty(.noContent)
             }
         }
-        router.add(.POST, "/networks/prune") { _ in
-            await .json(.ok, NetworksPruneResponse(NetworksDeleted: controller.pruneNetworks()))
+        router.add(.POST, "/networks/prune") { request in
+            await respond {
+                let filters = try request.filters()
+                return .json(.ok, NetworksPruneResponse(NetworksDeleted: try await controller.pruneNetworks(filters: filters)))
+            }
         }
         router.add(.POST, "/networks/{id}/connect") { request in
             await respond {
@@ -53,33 +56,5 @@ extension APIRoutes {
 extension Controller {
     func networkResource(reference: String) throws -> NetworkResource {
         networkResource(try network(reference))
-    }
-
-    func networkResources(filters: [String: [String]]) throws -> [NetworkResource] {
-        for key in filters.keys where !["name", "id", "driver", "type", "label", "scope", "dangling"].contains(key) {
-            throw BerthError.invalid("invalid filter '\(key)'")
-        }
-        return listNetworks().filter { network in
-            if let names = filters["name"], !names.contains(where: { network.name.contains($0) }) { return false }
-            if let ids = filters["id"], !ids.contains(where: { network.id.hasPrefix($0) }) { return false }
-            if let drivers = filters["driver"], !drivers.contains(network.driver) { return false }
-            if let scopes = filters["scope"], !scopes.contains("local") { return false }
-            if let types = filters["type"] {
-                let type = network.predefined ? "builtin" : "custom"
-                if !types.contains(type) { return false }
-            }
-            if let labels = filters["label"] {
-                for label in labels {
-                    let parts = label.split(separator: "=", maxSplits: 1).map(String.init)
-                    guard let value = network.labels[parts[0]] else { return false }
-                    if parts.count == 2, value != parts[1] { return false }
-                }
-            }
-            if let dangling = filters["dangling"], let wanted = dangling.first {
-                let isDangling = !network.predefined && containersUsing(network).isEmpty
-                if (wanted == "true" || wanted == "1") != isDangling { return false }
-            }
-            return true
-        }.map(networkResource)
     }
 }

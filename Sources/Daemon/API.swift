@@ -38,19 +38,14 @@ extension HTTPRequest {
         return try JSONCoding.decoder.decode(type, from: Data(bytes))
     }
 
-    /// Docker's `filters` query: {"key": {"value": true}} or the older {"key": ["value"]}.
-    func filters() throws -> [String: [String]] {
-        guard let text = query["filters"], !text.isEmpty else { return [:] }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
-            throw BerthError.invalid("invalid filters: \(text)")
-        }
-        var result: [String: [String]] = [:]
-        for (key, value) in object {
-            if let map = value as? [String: Any] { result[key] = Array(map.keys) }
-            else if let list = value as? [String] { result[key] = list }
-            else { throw BerthError.invalid("invalid filter \(key)") }
-        }
-        return result
+    /// Docker's `filters` query, parsed once for every list and prune endpoint.
+    func filters() throws(BerthError) -> Filters { try Filters.parse(query["filters"]) }
+
+    /// An integer query parameter; present but not a number is refused, naming it.
+    func integer(_ name: String) throws(BerthError) -> Int? {
+        guard let text = query[name], !text.isEmpty else { return nil }
+        guard let value = Int(text) else { throw .invalid("invalid \(name): \(text) is not a number") }
+        return value
     }
 
     func param(_ name: String) -> String { params[name] ?? "" }

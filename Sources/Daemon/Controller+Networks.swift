@@ -309,17 +309,4 @@ extension Controller {
         // start makes again, rather than a bridge no record names.
         try store.delete(network.storeKey)
     }
-
-    func pruneNetworks() async -> [String] {
-        var removed: [String] = []
-        for network in networks.values where !network.predefined && containersUsing(network).isEmpty {
-            do {
-                try await removeNetwork(network.id)
-                removed.append(network.name)
-            } catch {
-                logger.warning("prune skipped a network", metadata: ["name": .string(network.name), "error": .string("\(error)")])
-            }
-        }
-        return removed.sorted()
-    }
 }

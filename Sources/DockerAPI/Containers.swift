@@ -215,6 +215,9 @@ public struct ContainerSummary: Codable, Sendable {
     public var HostConfig: HostConfigSummary
     public var NetworkSettings: NetworkSettingsSummary
     public var Mounts: [EmptyObject]
+    /// Only when the list is asked for with `size`.
+    public var SizeRw: Int64?
+    public var SizeRootFs: Int64?
 
     public init(Id: String, Names: [String], Image: String, ImageID: String, Command: String, Created: Int64,
                 Ports: [PortSummary], Labels: [String: String], State: String, Status: String,

@@ -111,10 +111,13 @@ struct ListContainers: AsyncParsableCommand {
     @Flag(name: .customLong("no-trunc")) var noTrunc = false
     @Option(name: .long, help: "Go-template style format, e.g. {{.Names}}")
     var format: String?
+    @Option(name: [.short, .long], help: "Filter KEY=VALUE, as Docker's (label=, name=, status=, network=...)")
+    var filter: [String] = []
 
     func run() async throws {
         let api = try APIClient()
-        let list = try await api.json([ContainerSummary].self, "GET", "/containers/json", query: all ? [("all", "1")] : [])
+        let query = (all ? [("all", "1")] : []) + (try FilterOption.query(filter))
+        let list = try await api.json([ContainerSummary].self, "GET", "/containers/json", query: query)
         if quiet {
             for container in list { print(noTrunc ? container.Id : String(container.Id.prefix(12))) }
             return

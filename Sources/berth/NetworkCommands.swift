@@ -49,20 +49,11 @@ struct NetworkList: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ls", abstract: "List networks")
     @Flag(name: [.short, .long]) var quiet = false
     @Flag(name: .customLong("no-trunc")) var noTrunc = false
-    @Option(name: [.short, .long], help: "Filter: name=, id=, driver=, label=, type=custom|builtin") var filter: [String] = []
+    @Option(name: [.short, .long], help: "Filter: name=, id=, driver=, label=, scope=, dangling=, type=custom|builtin") var filter: [String] = []
     @Option(name: .long) var format: String?
 
     func run() async throws {
-        var filters: [String: [String: Bool]] = [:]
-        for item in filter {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw CLIFailure(message: "invalid filter \"\(item)\": expected KEY=VALUE") }
-            filters[parts[0], default: [:]][parts[1]] = true
-        }
-        var query: [(String, String)] = []
-        if !filters.isEmpty {
-            query.append(("filters", String(decoding: try JSONEncoder().encode(filters), as: UTF8.self)))
-        }
+        let query = try FilterOption.query(filter)
         let api = try APIClient()
         let networks = try await api.json([NetworkResource].self, "GET", "/networks", query: query)
             .sorted { $0.Name < $1.Name }
@@ -117,10 +108,11 @@ struct NetworkRemove: AsyncParsableCommand {
 struct NetworkPrune: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove unused networks")
     @Flag(name: [.short, .long], help: "Do not ask (berth never asks)") var force = false
+    @Option(name: .long, help: "Only networks matching: until=, label=, label!=") var filter: [String] = []
 
     func run() async throws {
         let api = try APIClient()
-        let result = try await api.json(NetworksPruneResponse.self, "POST", "/networks/prune")
+        let result = try await api.json(NetworksPruneResponse.self, "POST", "/networks/prune", query: try FilterOption.query(filter))
         if !result.NetworksDeleted.isEmpty {
             print("Deleted Networks:")
             for name in result.NetworksDeleted { print(name) }
