@@ -68,6 +68,31 @@ enum ContainerFiles {
         }
     }
 
+    /// Removes a directory and everything below it (never following a symlink); already
+    /// gone is fine. A failure names the file that could not go and the system's reason
+    /// (e.g. "Read-only file system"), which Foundation's own errors leave out.
+    static func removeTree(_ path: String) throws(BerthError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return }
+            throw BerthError(.internal, "cannot remove \(path): \(String(cString: strerror(errno)))")
+        }
+        if info.st_mode & S_IFMT == S_IFDIR {
+            let entries: [String]
+            do { entries = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
+                throw BerthError(.internal, "cannot list \(path)", cause: error)
+            }
+            for entry in entries { try removeTree(path + "/" + entry) }
+            guard rmdir(path) == 0 || errno == ENOENT else {
+                throw BerthError(.internal, "cannot remove \(path): \(String(cString: strerror(errno)))")
+            }
+        } else {
+            guard unlink(path) == 0 || errno == ENOENT else {
+                throw BerthError(.internal, "cannot remove \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
     static func write(_ text: String, to path: String) throws(BerthError) {
         try AtomicFile.write(Data(text.utf8), to: path)
     }

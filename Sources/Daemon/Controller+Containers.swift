@@ -241,7 +241,7 @@ extension Controller {
             releaseAddresses(endpoints)
             if var failed = containers[record.id] {
                 failed.error = "\(error)"
-                try? save(failed)
+                saveOrKeepInMemory(failed, doing: "failed start")
             }
             throw error
         }
@@ -467,64 +467,14 @@ extension Controller {
         record.publishedPorts = nil
         record.sandboxPath = nil
         record.pid = 0
-        do { try save(record) } catch {
-            logger.error("cannot record container exit", metadata: ["id": .string(id), "error": .string("\(error)")])
-        }
+        // The process is gone whether or not this write succeeds: the API must say so.
+        if let error = saveOrKeepInMemory(record, doing: "container exit") { unrecordedExits[id] = error }
         for waiter in exitWaiters.removeValue(forKey: id) ?? [] { waiter.resume(returning: exitCode) }
         if record.hostConfig.AutoRemove ?? false {
-            try? await removeContainer(id, force: true)
-        }
-    }
-
-    /// Waits until the container is not running, or the deadline passes; true if it stopped.
-    func waitUntilStopped(_ id: String, timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while let record = containers[id], record.isRunning {
-            if ContinuousClock.now >= deadline { return false }
-            // The exit is processed within a millisecond or so: poll at that grain.
-            try? await Task.sleep(for: .milliseconds(1))
-        }
-        return true
-    }
-
-    /// `stop`: SIGTERM, then SIGKILL after the timeout. Returns false if it was not running.
-    func stopContainer(_ reference: String, timeout: Int?) async throws -> Bool {
-        let record = try container(reference)
-        guard record.isRunning else { return false }
-        let seconds = max(0, timeout ?? record.config.StopTimeout ?? 10)
-        if seconds > 0 {
-            try? runtime.signal(id: record.id, pid: record.pid, signal: SIGTERM)
-            if await waitUntilStopped(record.id, timeout: .seconds(seconds)) { return true }
-        }
-        try? runtime.signal(id: record.id, pid: record.pid, signal: SIGKILL)
-        if await waitUntilStopped(record.id, timeout: .seconds(30)) { return true }
-        throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
-    }
-
-    func killContainer(_ reference: String, signal: Int32) throws {
-        let record = try container(reference)
-        guard record.isRunning else { throw BerthError.conflict("container \(record.name) is not running") }
-        try runtime.signal(id: record.id, pid: record.pid, signal: signal)
-    }
-
-    func removeContainer(_ reference: String, force: Bool) async throws {
-        let record = try container(reference)
-        if record.isRunning {
-            guard force else {
-                throw BerthError.conflict("cannot remove container \"/\(record.name)\": container is running: stop the container before removing or force remove")
-            }
-            try runtime.signal(id: record.id, pid: record.pid, signal: SIGKILL)
-            guard await waitUntilStopped(record.id, timeout: .seconds(30)) else {
-                throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
+            do { try await removeContainer(id, force: true) } catch {
+                logger.error("cannot auto-remove container", metadata: ["id": .string(id), "error": .string("\(error)")])
             }
         }
-        guard containers[record.id] != nil else { return }  // auto-removed meanwhile
-        // Containers sharing this one's namespace lose their network: Docker refuses too.
-        try store.delete(record.storeKey)
-        forget(containerID: record.id)
-        await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id), removingRoot: true)
-        try? FileManager.default.removeItem(atPath: configuration.containerDir(record.id))
-        for waiter in exitWaiters.removeValue(forKey: record.id) ?? [] { waiter.resume(returning: record.exitCode) }
     }
 
     /// `wait`: the exit code once the container is not running.

@@ -46,6 +46,8 @@ actor Controller {
     var transitioning: Set<String> = []
     /// Containers whose exit is being processed (teardown in progress).
     var exiting: Set<String> = []
+    /// Exits the store could not record (a full or read-only root): `stop` reports them.
+    var unrecordedExits: [String: BerthError] = [:]
     /// `exec` instances by ID.
     var execs: [String: ExecRecord] = [:]
     /// Durations of the network part of recent container starts, for bench/.
@@ -90,6 +92,7 @@ actor Controller {
 
     func save(_ container: ContainerRecord) throws(BerthError) {
         try store.put(container.storeKey, try encode(container))
+        unrecordedExits[container.id] = nil
         remember(container)
     }
 

@@ -31,7 +31,7 @@ extension BodyProducer.Source {
 }
 
 /// Reads one HTTP response. For a hijack request, a 101 switches the connection to raw bytes
-/// (handled by `RawClientHandler`); any other response streams its body.
+/// (handled by `HijackReader`); any other response streams its body.
 final class ClientResponseHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
 
@@ -48,6 +48,8 @@ final class ClientResponseHandler: ChannelInboundHandler, RemovableChannelHandle
     /// Encoder and header validator, removed when the connection leaves HTTP.
     private let outboundHTTPHandlers: [any RemovableChannelHandler]
     private let decoder: ByteToMessageHandler<HTTPResponseDecoder>
+    /// First in the pipeline of a hijack request; nil otherwise.
+    private let hijackReader: HijackReader?
     private var state = State.awaitingHead
 
     private init(
@@ -55,13 +57,15 @@ final class ClientResponseHandler: ChannelInboundHandler, RemovableChannelHandle
         source: BodyProducer.Source,
         expectsUpgrade: Bool,
         outboundHTTPHandlers: [any RemovableChannelHandler],
-        decoder: ByteToMessageHandler<HTTPResponseDecoder>
+        decoder: ByteToMessageHandler<HTTPResponseDecoder>,
+        hijackReader: HijackReader?
     ) {
         self.headPromise = headPromise
         self.source = source
         self.expectsUpgrade = expectsUpgrade
         self.outboundHTTPHandlers = outboundHTTPHandlers
         self.decoder = decoder
+        self.hijackReader = hijackReader
     }
 
     /// Sets up the pipeline of a fresh connection; runs on its event loop.
@@ -80,14 +84,17 @@ final class ClientResponseHandler: ChannelInboundHandler, RemovableChannelHandle
         // after a 101, hands on the bytes that followed the head when it is removed.
         let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
         let validator = NIOHTTPRequestHeadersValidator()
+        let hijackReader = expectsUpgrade ? HijackReader(source: sequence.source) : nil
         let handler = ClientResponseHandler(
             headPromise: promise,
             source: sequence.source,
             expectsUpgrade: expectsUpgrade,
             outboundHTTPHandlers: [validator, encoder],
-            decoder: decoder
+            decoder: decoder,
+            hijackReader: hijackReader
         )
-        try channel.pipeline.syncOperations.addHandlers([encoder, decoder, validator, handler])
+        let handlers: [any ChannelHandler] = [encoder, decoder, validator, handler]
+        try channel.pipeline.syncOperations.addHandlers(hijackReader.map { [$0] + handlers } ?? handlers)
         return (promise.futureResult, sequence.sequence)
     }
 
@@ -176,40 +183,77 @@ final class ClientResponseHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
-    /// Leaves HTTP: raw bytes go to a `RawClientHandler` feeding the same body sequence.
+    /// Leaves HTTP: from now on the hijack reader feeds raw bytes into the same body sequence.
     private func becomeRaw(context: ChannelHandlerContext) {
-        let pipeline = context.pipeline.syncOperations
-        removeOutboundHTTPHandlers(context: context)
-        do {
-            try pipeline.addHandler(RawClientHandler(source: source))
-        } catch {
-            source.finish(error)
-            context.close(promise: nil)
+        guard let hijackReader else {
+            fail(HTTPClientError.invalidResponse("unexpected 101 response"), context: context)
             return
         }
+        hijackReader.becomeRaw()
+        let pipeline = context.pipeline.syncOperations
+        removeOutboundHTTPHandlers(context: context)
         pipeline.removeHandler(context: context, promise: nil)
-        // Removed last: bytes that arrived with the 101 are forwarded to the raw handler.
+        // It holds no bytes of the stream (the reader gave it the head only).
         pipeline.removeHandler(decoder, promise: nil)
     }
 }
 
-/// Feeds the bytes of a hijacked connection into the body sequence until EOF.
-final class RawClientHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// First in a hijack request's pipeline. Until the response head is complete, it hands bytes
+/// to the HTTP decoder, and never one byte past the head: a short command's whole output
+/// often comes in the same read as the 101, followed at once by the server's close, and
+/// bytes left in the decoder were lost (the decoder leaves the pipeline a tick later and
+/// drops leftovers once it has seen EOF), so `exec` printed nothing and exited 0.
+/// After a 101 it feeds the body sequence itself, and the end of the stream (EOF, close,
+/// error) comes only after every byte read before it. Any other response passes on whole.
+/// (The only answer to a hijack request is one head: no 1xx comes before it.)
+final class HijackReader: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private enum Mode {
+        case head
+        case raw
+        case http
+    }
 
     private let source: BodyProducer.Source
+    private var mode = Mode.head
+    /// How many bytes of the "\r\n\r\n" that ends the head were seen in a row.
+    private var matched = 0
 
     init(source: BodyProducer.Source) {
         self.source = source
     }
 
+    /// Called on the event loop, while the head is being decoded, when it is a 101.
+    func becomeRaw() { mode = .raw }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        source.yieldPausingReads(unwrapInboundIn(data), context: context)
+        var buffer = unwrapInboundIn(data)
+        switch mode {
+        case .raw:
+            source.yieldPausingReads(buffer, context: context)
+        case .http:
+            context.fireChannelRead(data)
+        case .head:
+            guard let end = headEnd(in: buffer), let head = buffer.readSlice(length: end) else {
+                context.fireChannelRead(data)
+                return
+            }
+            mode = .http
+            context.fireChannelRead(wrapInboundOut(head))  // decoded at once; a 101 sets .raw
+            guard buffer.readableBytes > 0 else { return }
+            if mode == .raw {
+                source.yieldPausingReads(buffer, context: context)
+            } else {
+                context.fireChannelRead(wrapInboundOut(buffer))
+            }
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // The server closed its side: output is complete, though we may still send.
-        if let event = event as? ChannelEvent, event == .inputClosed {
+        if mode == .raw, let event = event as? ChannelEvent, event == .inputClosed {
             source.finish()
             return
         }
@@ -217,13 +261,31 @@ final class RawClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        source.finish()
+        if mode == .raw { source.finish() }
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard mode == .raw else {
+            context.fireErrorCaught(error)
+            return
+        }
         source.finish(clientError(error))
         context.close(promise: nil)
+    }
+
+    /// The length of the part of `buffer` up to and including the end of the head, if it ends there.
+    private func headEnd(in buffer: ByteBuffer) -> Int? {
+        for (offset, byte) in buffer.readableBytesView.enumerated() {
+            let expected: UInt8 = matched % 2 == 0 ? 13 : 10
+            if byte == expected {
+                matched += 1
+            } else {
+                matched = byte == 13 ? 1 : 0
+            }
+            if matched == 4 { return offset + 1 }
+        }
+        return nil
     }
 }
 

@@ -1,5 +1,6 @@
 import BerthCore
 import CSQLite
+import Glibc
 
 /// SQLITE_TRANSIENT tells SQLite to copy bound buffers; the C macro does not import.
 private let transient = unsafeBitCast(Int(-1), to: sqlite3_destructor_type.self)
@@ -14,6 +15,7 @@ enum SQLiteValue {
 /// read rows. Not thread-safe by itself; `SQLiteStore` serialises access.
 struct SQLiteConnection: ~Copyable {
     private let handle: OpaquePointer
+    private let path: String
 
     init(path: String) throws(BerthError) {
         var db: OpaquePointer?
@@ -25,13 +27,23 @@ struct SQLiteConnection: ~Copyable {
             throw BerthError(.unavailable, "cannot open state database \(path): \(message)")
         }
         handle = db
+        self.path = path
         sqlite3_busy_timeout(db, 5000)
     }
 
     deinit { sqlite3_close_v2(handle) }
 
+    /// Names the file and, for a failed read or write (a full or read-only disk), the OS's
+    /// reason, which SQLite's own message ("database or disk is full") leaves out.
     private func failure(_ what: String) -> BerthError {
-        BerthError(.internal, "state database: \(what): \(String(cString: sqlite3_errmsg(handle)))")
+        var message = String(cString: sqlite3_errmsg(handle))
+        let code = sqlite3_errcode(handle)
+        // SQLite clears the OS error when it turns a short write into SQLITE_FULL.
+        let systemError = code == SQLITE_FULL ? ENOSPC : sqlite3_system_errno(handle)
+        if [SQLITE_IOERR, SQLITE_FULL, SQLITE_READONLY, SQLITE_CANTOPEN].contains(code), systemError != 0 {
+            message += " (\(String(cString: strerror(systemError))))"
+        }
+        return BerthError(.internal, "state database \(path): \(what): \(message)")
     }
 
     func execute(_ sql: String) throws(BerthError) {

@@ -198,7 +198,11 @@ struct Exec: AsyncParsableCommand {
             throw CLIFailure(message: "cannot connect to the berth daemon at \(Daemon.host): \(error)")
         }
         let inspect = try await api.json(ExecInspect.self, "GET", "/exec/\(created.Id)/json")
-        if let code = inspect.ExitCode, code != 0 { throw ExitWithCode(code: code) }
+        // The daemon records the code before it ends the stream: none means the stream was cut.
+        guard let code = inspect.ExitCode, !inspect.Running else {
+            throw CLIFailure(message: "exec \(created.Id.prefix(12)): output ended before the command finished")
+        }
+        if code != 0 { throw ExitWithCode(code: code) }
     }
 }
 

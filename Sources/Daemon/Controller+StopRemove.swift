@@ -1,0 +1,96 @@
+import BerthCore
+import ContainerRuntime
+import Foundation
+
+extension Controller {
+    /// Waits until the container is not running, or the deadline passes; true if it stopped.
+    func waitUntilStopped(_ id: String, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while let record = containers[id], record.isRunning {
+            if ContinuousClock.now >= deadline { return false }
+            // The exit is processed within a millisecond or so: poll at that grain.
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        return true
+    }
+
+    /// `stop`: SIGTERM, then SIGKILL after the timeout. Returns false if it was not running.
+    func stopContainer(_ reference: String, timeout: Int?) async throws -> Bool {
+        let record = try container(reference)
+        guard record.isRunning else { return false }
+        let seconds = max(0, timeout ?? record.config.StopTimeout ?? 10)
+        if seconds > 0 {
+            try? runtime.signal(id: record.id, pid: record.pid, signal: SIGTERM)
+            if await waitUntilStopped(record.id, timeout: .seconds(seconds)) { return try stopped(record) }
+        }
+        try? runtime.signal(id: record.id, pid: record.pid, signal: SIGKILL)
+        if await waitUntilStopped(record.id, timeout: .seconds(30)) { return try stopped(record) }
+        throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
+    }
+
+    /// A stop that worked but whose record did not reach the disk says so.
+    private func stopped(_ record: ContainerRecord) throws -> Bool {
+        if let error = unrecordedExits[record.id] {
+            throw BerthError(.internal, "container \(record.name) stopped, but its exit could not be recorded: \(error)")
+        }
+        return true
+    }
+
+    func killContainer(_ reference: String, signal: Int32) throws {
+        let record = try container(reference)
+        guard record.isRunning else { throw BerthError.conflict("container \(record.name) is not running") }
+        try runtime.signal(id: record.id, pid: record.pid, signal: signal)
+    }
+
+    /// `rm`: kills a running container when forced, then removes its runtime state, its
+    /// directory and last its record. Each step can be retried, so a step that fails (a full
+    /// or read-only root) fails the call with its reason and leaves the container listed,
+    /// exited, for another `rm` once the disk is fixed: no directory is ever left without a
+    /// record that accounts for it.
+    func removeContainer(_ reference: String, force: Bool) async throws {
+        let record = try container(reference)
+        if record.isRunning {
+            guard force else {
+                throw BerthError.conflict("cannot remove container \"/\(record.name)\": container is running: stop the container before removing or force remove")
+            }
+            try runtime.signal(id: record.id, pid: record.pid, signal: SIGKILL)
+            guard await waitUntilStopped(record.id, timeout: .seconds(30)) else {
+                throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
+            }
+        }
+        guard containers[record.id] != nil else { return }  // auto-removed meanwhile
+        guard !transitioning.contains(record.id) else {
+            throw BerthError.conflict("container \(record.name) is already starting, stopping or being removed")
+        }
+        transitioning.insert(record.id)
+        defer { transitioning.remove(record.id) }
+        let directory = configuration.containerDir(record.id)
+        await runtime.destroy(id: record.id, directory: directory, removingRoot: true)
+        do {
+            try ContainerFiles.removeTree(directory)
+            try store.delete(record.storeKey)
+        } catch {
+            // Anyone waiting for the removal gets the exit code now: the container stays exited.
+            for waiter in exitWaiters.removeValue(forKey: record.id) ?? [] { waiter.resume(returning: record.exitCode) }
+            throw BerthError(.internal, "cannot remove container \(record.name): \(error)")
+        }
+        forget(containerID: record.id)
+        unrecordedExits[record.id] = nil
+        for waiter in exitWaiters.removeValue(forKey: record.id) ?? [] { waiter.resume(returning: record.exitCode) }
+    }
+
+    /// Saves a container's record; when the write fails (a full or read-only root) the
+    /// daemon still shows what is true now, since the kernel and runc already changed, and
+    /// the failure is logged and returned. A restart reconciles the stored record.
+    @discardableResult
+    func saveOrKeepInMemory(_ record: ContainerRecord, doing what: String) -> BerthError? {
+        do {
+            try save(record)
+            return nil
+        } catch {
+            remember(record)
+            logger.error("cannot record \(what)", metadata: ["id": .string(record.id), "error": .string("\(error)")])
+            return error
+        }
+    }
+}
