@@ -35,9 +35,20 @@ enum RuncLog {
                     || lowered.contains("is stopped") || lowered.contains("cannot delete container")
                     || lowered.contains("is paused") {
             code = .conflict
+        } else if (operation == "run" || operation == "exec") && Self.isInvalidCommand(lowered) {
+            // The container's command cannot be run: the client's configuration is wrong, not
+            // berth, so 400 as Docker answers it.
+            code = .invalidArgument
         } else {
             code = .internal
         }
         return BerthError(code, "runc \(operation) \(id): \(message)")
+    }
+
+    /// What runc says when the process it was asked to exec is missing or not executable.
+    static func isInvalidCommand(_ lowered: String) -> Bool {
+        guard lowered.contains("exec:") || lowered.contains("exec ") else { return false }
+        return lowered.contains("executable file not found") || lowered.contains("no such file or directory")
+            || lowered.contains("permission denied") || lowered.contains("exec format error")
     }
 }

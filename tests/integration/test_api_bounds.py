@@ -16,6 +16,13 @@ IDLE = 2  # the --api-idle-timeout the timeout tests run berthd with (seconds)
 def connect(host, timeout=5):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
+    # EAGAIN: the listen backlog is full for a moment while berthd accepts a burst.
+    for _ in range(100):
+        try:
+            sock.connect(host.socket)
+            return sock
+        except BlockingIOError:
+            time.sleep(0.02)
     sock.connect(host.socket)
     return sock
 
