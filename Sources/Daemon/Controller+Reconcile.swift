@@ -102,10 +102,31 @@ extension Controller {
             // A recorded container keeps its changes for its next start, as after a stop.
             await runtime.destroy(id: id, directory: configuration.containerDir(id), removingRoot: !recorded)
         }
+        if !keepUnowned { removeOrphanedContainerDirectories(runcKnows: Set(known)) }
         // Root filesystems of containers that are not running stay unmounted.
         for record in containers.values where !record.isRunning && !known.contains(record.id) {
             if RootFilesystem.isMounted(containerDir: configuration.containerDir(record.id)) {
                 await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id), removingRoot: false)
+            }
+        }
+    }
+
+    /// `containers/<id>` directories that neither a record nor runc knows: an `rm` whose
+    /// last step failed on a full or read-only disk under an older berth, or a killed
+    /// create. Only called once the state accounts for every runc container, so no such
+    /// directory can belong to a workload; one still holding a mounted root is left alone.
+    private func removeOrphanedContainerDirectories(runcKnows: Set<String>) {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: configuration.containersDir) else { return }
+        for id in entries where containers[id] == nil && !runcKnows.contains(id) && Identifiers.isFullID(id) {
+            let directory = configuration.containerDir(id)
+            if RootFilesystem.isMounted(containerDir: directory) {
+                logger.warning("an unrecorded container directory still has its root mounted; left alone",
+                               metadata: ["directory": .string(directory)])
+                continue
+            }
+            logger.info("removing an unrecorded container directory", metadata: ["id": .string(String(id.prefix(12)))])
+            do { try ContainerFiles.removeTree(directory) } catch {
+                logger.error("cannot remove an unrecorded container directory", metadata: ["error": .string(error.description)])
             }
         }
     }

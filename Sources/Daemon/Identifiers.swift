@@ -14,6 +14,11 @@ enum Identifiers {
         return text
     }
 
+    /// Whether `text` has the shape of an ID `random()` makes: 64 lowercase hex characters.
+    static func isFullID(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
     /// Docker's container and network name rule: [a-zA-Z0-9][a-zA-Z0-9_.-]+
     static func validateName(_ name: String, kind: String) throws(BerthError) {
         let allowed = name.utf8.allSatisfy { byte in

@@ -145,3 +145,23 @@ def test_read_only_containers_dir_rm_reports_failure_and_restart_cleans(make_hos
     host.berth("rm", "-f", "c1", check=False)
     assert host.berth("ps", "-aq").stdout.split() == []
     assert container_dirs(host) == []
+
+
+def test_unrecorded_container_directory_is_removed_at_start(make_host):
+    """A containers/<id> that neither a record nor runc knows (an older berth's rm that
+    failed half-way) goes at the next start; a stopped container's own directory stays."""
+    host = make_host()
+    host.berth("run", "-d", "--name", "kept", "busybox", "true")
+    kept = host.inspect("kept")["Id"]
+    host.stop()
+    orphan = os.path.join(host.root, "containers", "ab" * 32)
+    os.makedirs(os.path.join(orphan, "bundle"))
+    with open(os.path.join(orphan, "bundle", "config.json"), "w") as f:
+        f.write("{}")
+    not_an_id = os.path.join(host.root, "containers", "notes")
+    os.makedirs(not_an_id)
+    host.start()
+    assert "ab" * 32 not in container_dirs(host)
+    assert kept in container_dirs(host)
+    assert "notes" in container_dirs(host), "only directories named like berth's IDs are berth's"
+    host.berth("rm", "-f", "kept")
