@@ -104,7 +104,7 @@ public final class MirroredStore: KeyValueStore {
         guard let walker = FileManager.default.enumerator(atPath: directory) else { return }
         while let relative = walker.nextObject() as? String {
             let name = relative.split(separator: "/").last.map(String.init) ?? relative
-            if name.hasPrefix("."), name.contains(".tmp-") { unlink(directory + "/" + relative) }
+            if AtomicFile.isTemporary(name) { unlink(directory + "/" + relative) }
         }
     }
 
@@ -121,31 +121,7 @@ public final class MirroredStore: KeyValueStore {
         let path = directory + "/" + key
         let parent = (path as NSString).deletingLastPathComponent
         if parent != directory { try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
-        let name = (path as NSString).lastPathComponent
-        let temporary = parent + "/." + name + ".tmp-" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            unlink(path)
-            return
-        }
-        var complete = true
-        value.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = write(fd, raw.baseAddress?.advanced(by: offset), raw.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    complete = false
-                    return
-                }
-                offset += written
-            }
-        }
-        close(fd)
-        if !complete || rename(temporary, path) != 0 {
-            unlink(temporary)
-            unlink(path)
-        }
+        do { try AtomicFile.write(Data(value), to: path, mode: 0o600) } catch { unlink(path) }
     }
 
     private func removeCopy(of key: String) {
