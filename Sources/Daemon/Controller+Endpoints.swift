@@ -1,0 +1,145 @@
+import BerthCore
+import ContainerRuntime
+import Drivers
+import DockerAPI
+import Firewall
+import Foundation
+import IPAM
+
+/// What a container's endpoints need around a start and an exit: addresses allocated and
+/// released, interface specs, teardowns in flight, and the /etc/hosts entries of links.
+extension Controller {
+    /// Containers linking to `target` get its new address in their /etc/hosts, so a link
+    /// follows the linked container across restarts.
+    func refreshLinkers(of target: ContainerRecord) {
+        for id in linkingContainers where id != target.id {
+            guard let linker = containers[id], linker.isRunning else { continue }
+            let links = linker.attachments.flatMap(\.links)
+            guard links.contains(where: { link in
+                let name = link.split(separator: ":").first.map(String.init) ?? ""
+                return name == target.name || (!name.isEmpty && target.id.hasPrefix(name))
+            }) else { continue }
+            let hostname = linker.config.Hostname.flatMap { $0.isEmpty ? nil : $0 } ?? linker.shortID
+            let text = ContainerFiles.hosts(
+                hostname: hostname, addresses: linker.endpoints.compactMap(\.ipv4) + linker.endpoints.compactMap(\.ipv6),
+                extra: linkEntries(linker, endpoints: linker.endpoints))
+            do {
+                try ContainerFiles.rewriteInPlace(text, at: configuration.containerDir(linker.id) + "/hosts")
+            } catch {
+                logger.warning("cannot update links", metadata: ["container": .string(linker.name), "error": .string("\(error)")])
+            }
+        }
+    }
+
+    /// /etc/hosts lines for `--link` targets on the default bridge (name resolution there
+    /// exists only through links, one way).
+    func linkEntries(_ record: ContainerRecord, endpoints: [EndpointRecord]) -> [(String, String)] {
+        var lines: [(String, String)] = []
+        for attachment in record.attachments {
+            for link in attachment.links {
+                let parts = link.split(separator: ":").map(String.init)
+                guard let targetName = parts.first, let target = try? container(targetName), target.isRunning else { continue }
+                guard let endpoint = target.endpoints.first(where: { $0.networkID == attachment.networkID }) ?? target.endpoints.first,
+                      let address = endpoint.ipv4 else { continue }
+                var names = [parts.count > 1 ? parts[1] : targetName]
+                if !names.contains(target.name) { names.append(target.name) }
+                names.append(target.config.Hostname.flatMap { $0.isEmpty ? nil : $0 } ?? target.shortID)
+                lines.append((address, names.joined(separator: " ")))
+            }
+        }
+        return lines
+    }
+
+    func allocateEndpoint(_ attachment: NetworkAttachment, index: Int, containerID: String) throws(BerthError) -> EndpointRecord {
+        guard let network = networks[attachment.networkID] else {
+            throw .notFound("network \(attachment.networkID) not found")
+        }
+        guard var allocator = allocators[network.id], let subnet = network.subnet.flatMap(IPv4Network.init) else {
+            throw BerthError(.internal, "network \(network.name) has no address pool")
+        }
+        let address: IPv4Address
+        if let requested = attachment.requestedIPv4.flatMap(IPv4Address.init) {
+            try allocator.allocate(requested)
+            address = requested
+        } else {
+            address = try allocator.allocate()
+        }
+        allocators[network.id] = allocator
+        var ipv6: IPv6Address?
+        if var allocator6 = allocators6[network.id] {
+            do {
+                if let requested = attachment.requestedIPv6.flatMap(IPv6Address.init) {
+                    try allocator6.allocate(requested)
+                    ipv6 = requested
+                } else {
+                    ipv6 = try allocator6.allocate()
+                }
+            } catch {
+                allocators[network.id]?.release(address)
+                throw error
+            }
+            allocators6[network.id] = allocator6
+        }
+        let endpointID = Identifiers.random()
+        let mac = attachment.requestedMAC.flatMap(MACAddress.init) ?? MACAddress(derivedFrom: address)
+        return EndpointRecord(
+            id: endpointID, networkID: network.id, networkName: network.name, interfaceName: "eth\(index)",
+            hostInterface: "veth" + endpointID.prefix(7), ipv4: address.description, prefixLength: subnet.prefixLength,
+            gateway: network.isInternal ? nil : network.gateway, ipv6: ipv6?.description,
+            prefixLength6: network.subnet6.flatMap(IPv6Network.init)?.prefixLength,
+            gateway6: network.isInternal ? nil : network.gateway6, mac: mac.description, aliases: attachment.aliases,
+            links: attachment.links, requestedIPv4: attachment.requestedIPv4, requestedIPv6: attachment.requestedIPv6,
+            requestedMAC: attachment.requestedMAC)
+    }
+
+    /// Marks endpoints whose interfaces are being deleted in the background: their
+    /// addresses stay taken and their networks cannot be removed meanwhile.
+    func beginTeardown(_ endpoints: [EndpointRecord]) {
+        for endpoint in endpoints { teardownsInFlight[endpoint.networkID, default: 0] += 1 }
+        teardownCount += 1
+    }
+
+    func finishTeardown(_ endpoints: [EndpointRecord], started: ContinuousClock.Instant) {
+        releaseAddresses(endpoints)
+        for endpoint in endpoints {
+            let left = (teardownsInFlight[endpoint.networkID] ?? 1) - 1
+            teardownsInFlight[endpoint.networkID] = left > 0 ? left : nil
+        }
+        teardownCount -= 1
+        if !endpoints.isEmpty { teardownTimings.record(ContinuousClock.now - started) }
+    }
+
+    /// Waits until no background teardown touches `network` (every one when nil), or the
+    /// deadline passes; true if none is left.
+    func waitForTeardowns(network: String? = nil, timeout: Duration = .seconds(10)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while network.map({ teardownsInFlight[$0] != nil }) ?? (teardownCount > 0) {
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return true
+    }
+
+    func releaseAddresses(_ endpoints: [EndpointRecord]) {
+        for endpoint in endpoints {
+            if let address = endpoint.ipv4.flatMap(IPv4Address.init) { allocators[endpoint.networkID]?.release(address) }
+            if let address = endpoint.ipv6.flatMap(IPv6Address.init) { allocators6[endpoint.networkID]?.release(address) }
+        }
+    }
+
+    func interfaceSpec(_ endpoint: EndpointRecord, defaultRoute: Bool, defaultRoute6: Bool) throws(BerthError) -> InterfaceSpec {
+        guard let network = networks[endpoint.networkID], let bridge = network.bridgeName,
+              let address = endpoint.ipv4.flatMap(IPv4Address.init), let prefix = endpoint.prefixLength,
+              let cidr = IPv4Network(address: address, prefixLength: prefix), let mac = MACAddress(endpoint.mac) else {
+            throw BerthError(.internal, "endpoint \(endpoint.id) is incomplete")
+        }
+        let cidr6 = endpoint.ipv6.flatMap(IPv6Address.init).flatMap { address in
+            endpoint.prefixLength6.flatMap { IPv6Network(address: address, prefixLength: $0) }
+        }
+        return InterfaceSpec(
+            hostName: endpoint.hostInterface, containerName: endpoint.interfaceName, bridgeName: bridge, mac: mac,
+            address: cidr, gateway: defaultRoute ? endpoint.gateway.flatMap(IPv4Address.init) : nil, address6: cidr6,
+            gateway6: defaultRoute6 ? endpoint.gateway6.flatMap(IPv6Address.init) : nil, mtu: network.mtu,
+            portGroup: allowsInterContainer(network) ? nil : Ruleset.isolatedPortGroup)
+    }
+}
