@@ -4,10 +4,10 @@ import BerthCore
 /// when the node stops renewing it, the key and the node's endpoints go away together.
 public struct ClusterNode: Codable, Sendable, Equatable {
     public var id: String
-    public var address: String
+    public var address: IPv4Address
     public var hostname: String
 
-    public init(id: String, address: String, hostname: String) {
+    public init(id: String, address: IPv4Address, hostname: String) {
         self.id = id
         self.address = address
         self.hostname = hostname
@@ -18,9 +18,9 @@ public struct ClusterNode: Codable, Sendable, Equatable {
 public struct OverlayNetwork: Codable, Sendable, Equatable {
     public var id: String
     public var name: String
-    public var subnet: String
-    public var gateway: String
-    public var ipRange: String?
+    public var subnet: IPv4Network
+    public var gateway: IPv4Address
+    public var ipRange: IPv4Network?
     public var vni: UInt32
     public var created: String
     public var attachable: Bool
@@ -28,7 +28,7 @@ public struct OverlayNetwork: Codable, Sendable, Equatable {
     public var options: [String: String]
     public var labels: [String: String]
 
-    public init(id: String, name: String, subnet: String, gateway: String, ipRange: String?, vni: UInt32, created: String,
+    public init(id: String, name: String, subnet: IPv4Network, gateway: IPv4Address, ipRange: IPv4Network?, vni: UInt32, created: String,
                 attachable: Bool, isInternal: Bool, options: [String: String], labels: [String: String]) {
         self.id = id
         self.name = name
@@ -50,17 +50,17 @@ public struct ClusterEndpoint: Codable, Sendable, Equatable {
     /// Unique per start: a release of an earlier start's claim never deletes a newer one.
     public var endpointID: String
     public var networkID: String
-    public var address: String
-    public var mac: String
+    public var address: IPv4Address
+    public var mac: MACAddress
     public var containerID: String
     public var containerName: String
     public var aliases: [String]
     /// The VTEP: the advertised address of the node the container runs on.
-    public var node: String
+    public var node: IPv4Address
     public var nodeID: String
 
-    public init(endpointID: String, networkID: String, address: String, mac: String, containerID: String,
-                containerName: String, aliases: [String], node: String, nodeID: String) {
+    public init(endpointID: String, networkID: String, address: IPv4Address, mac: MACAddress, containerID: String,
+                containerName: String, aliases: [String], node: IPv4Address, nodeID: String) {
         self.endpointID = endpointID
         self.networkID = networkID
         self.address = address
@@ -72,5 +72,5 @@ public struct ClusterEndpoint: Codable, Sendable, Equatable {
         self.nodeID = nodeID
     }
 
-    public var key: String { ClusterKeys.endpoint(network: networkID, address: address) }
+    public var key: String { ClusterKeys.endpoint(network: networkID, address: address.description) }
 }

@@ -42,12 +42,12 @@ public struct ClusterState: Sendable, Equatable {
             return (old.map { [.networkRemoved($0)] } ?? []) + [.networkAdded(network)]
         case .endpoint(let networkID, let address):
             guard let endpoint = Self.decode(ClusterEndpoint.self, value),
-                  endpoint.networkID == networkID, endpoint.address == address else { return [] }
+                  endpoint.networkID == networkID, endpoint.address.description == address else { return [] }
             let old = endpoints.updateValue(endpoint, forKey: key)
             if old == endpoint { return [] }
             return (old.map { [.endpointRemoved($0)] } ?? []) + [.endpointAdded(endpoint)]
         case .node(let address):
-            guard let node = Self.decode(ClusterNode.self, value), node.address == address else { return [] }
+            guard let node = Self.decode(ClusterNode.self, value), node.address.description == address else { return [] }
             let old = nodes.updateValue(node, forKey: address)
             if old == node { return [] }
             return (old.map { [.nodeRemoved($0)] } ?? []) + [.nodeAdded(node)]

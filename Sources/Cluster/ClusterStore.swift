@@ -50,7 +50,7 @@ public final class ClusterStore: Sendable {
         } catch {
             throw BerthError(.unavailable, "the cluster store refused a lease: \(Self.reason(error))")
         }
-        let key = ClusterKeys.node(node.address)
+        let key = ClusterKeys.node(node.address.description)
         let value = try Self.encode(node)
         do {
             // Ours when absent, or when it is this node's own registration from before a
@@ -117,7 +117,7 @@ public final class ClusterStore: Sendable {
         for endpoint in ownEndpoints.withLock({ Array($0.values) }) where !(try await reclaim(endpoint, lease: lease)) {
             ownEndpoints.withLock { $0[endpoint.key] = nil }
             logger.error("a container's overlay address could not be reclaimed: another node took it, or its network is gone",
-                         metadata: ["container": .string(endpoint.containerName), "address": .string(endpoint.address)])
+                         metadata: ["container": .string(endpoint.containerName), "address": .stringConvertible(endpoint.address)])
         }
     }
 

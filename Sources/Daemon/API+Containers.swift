@@ -146,7 +146,7 @@ extension Controller {
             Id: record.id, Names: ["/" + record.name], Image: record.imageReference, ImageID: record.imageID,
             Command: record.command.joined(separator: " "), Created: Int64(Self.date(record.created)?.timeIntervalSince1970 ?? 0),
             Ports: portSummaries(record), Labels: record.config.Labels ?? [:], State: record.status.rawValue, Status: statusText(record),
-            NetworkMode: record.networkMode, Networks: endpointSettings(record))
+            NetworkMode: record.networkMode.description, Networks: endpointSettings(record))
     }
 
     private func statusText(_ record: ContainerRecord) -> String {
@@ -183,9 +183,9 @@ extension Controller {
 
     func endpointSettings(_ record: ContainerRecord) -> [String: EndpointSettings] {
         var result: [String: EndpointSettings] = [:]
-        switch NetworkMode.parse(record.networkMode).mode {
+        switch record.networkMode {
         case .host, .none:
-            let name = record.networkMode
+            let name = record.networkMode.description
             var settings = EndpointSettings()
             settings.NetworkID = networks.values.first { $0.name == name }?.id ?? ""
             settings.EndpointID = ""
@@ -202,18 +202,18 @@ extension Controller {
                 var settings = EndpointSettings(Links: attachment.links.isEmpty ? nil : attachment.links,
                                                 Aliases: attachment.aliases.isEmpty ? nil : attachment.aliases)
                 if attachment.requestedIPv4 != nil || attachment.requestedIPv6 != nil {
-                    settings.IPAMConfig = .init(IPv4Address: attachment.requestedIPv4, IPv6Address: attachment.requestedIPv6)
+                    settings.IPAMConfig = .init(IPv4Address: attachment.requestedIPv4?.description, IPv6Address: attachment.requestedIPv6?.description)
                 }
                 settings.NetworkID = network.id
                 let endpoint = record.endpoints.first { $0.networkID == network.id }
                 settings.EndpointID = endpoint?.id ?? ""
-                settings.Gateway = endpoint?.gateway ?? ""
-                settings.IPAddress = endpoint?.ipv4 ?? ""
+                settings.Gateway = endpoint?.gateway?.description ?? ""
+                settings.IPAddress = endpoint?.ipv4?.description ?? ""
                 settings.IPPrefixLen = endpoint?.prefixLength ?? 0
-                settings.IPv6Gateway = endpoint?.gateway6 ?? ""
-                settings.GlobalIPv6Address = endpoint?.ipv6 ?? ""
+                settings.IPv6Gateway = endpoint?.gateway6?.description ?? ""
+                settings.GlobalIPv6Address = endpoint?.ipv6?.description ?? ""
                 settings.GlobalIPv6PrefixLen = endpoint?.prefixLength6 ?? 0
-                settings.MacAddress = endpoint?.mac ?? ""
+                settings.MacAddress = endpoint?.mac.description ?? ""
                 settings.DNSNames = network.predefined ? nil : [record.name, record.shortID] + attachment.aliases
                 result[network.name] = settings
             }

@@ -23,9 +23,7 @@ extension Controller {
     /// be this host's, etcd must answer, and no other node may advertise the same address.
     func prepareCluster() async throws {
         guard let cluster else { return }
-        guard let advertise = IPv4Address(cluster.node.address) else {
-            throw BerthError.invalid("--cluster-advertise \(cluster.node.address) is not an IPv4 address")
-        }
+        let advertise = cluster.node.address
         guard let underlay = try await worker.underlay(for: advertise) else {
             throw BerthError.invalid("--cluster-advertise \(advertise) is not an address of this host")
         }
@@ -49,7 +47,7 @@ extension Controller {
         for lost in try await cluster.resynchronize(running: runningClusterEndpoints(), in: snapshot) {
             // Two containers now share an address: say so loudly; the operator picks one.
             logger.error("a container's overlay address could not be reclaimed: another node took it, or its network is gone",
-                         metadata: ["container": .string(lost.containerName), "address": .string(lost.address)])
+                         metadata: ["container": .string(lost.containerName), "address": .stringConvertible(lost.address)])
         }
         let logger = self.logger
         clusterFollower = Task { [weak self] in
@@ -86,25 +84,25 @@ extension Controller {
                 await dematerialize(overlay.id)
             case .endpointAdded(let endpoint) where endpoint.nodeID != cluster.node.id:
                 if let old = remoteEndpoints.updateValue(endpoint, forKey: endpoint.key) { forgetRemote(old) }
-                guard let network = networks[endpoint.networkID], let vxlan = network.vxlanName,
-                      let address = IPv4Address(endpoint.address) else { continue }
+                guard let network = networks[endpoint.networkID], let vxlan = network.vxlanName else { continue }
+                let address = endpoint.address
                 try? allocators[network.id]?.allocate(address)
                 addRemoteNames(endpoint)
                 namesChanged = true
-                if let neighbour = Self.neighbour(endpoint) { neighbourChanges[vxlan, default: ([], [])].adding.append(neighbour) }
+                let neighbour = Self.neighbour(endpoint); neighbourChanges[vxlan, default: ([], [])].adding.append(neighbour)
             case .endpointRemoved(let endpoint) where endpoint.nodeID != cluster.node.id:
                 guard let known = remoteEndpoints.removeValue(forKey: endpoint.key) else { continue }
                 forgetRemote(known)
                 namesChanged = true
-                if let vxlan = networks[known.networkID]?.vxlanName, let neighbour = Self.neighbour(known) {
-                    neighbourChanges[vxlan, default: ([], [])].removing.append(neighbour)
+                if let vxlan = networks[known.networkID]?.vxlanName {
+                    neighbourChanges[vxlan, default: ([], [])].removing.append(Self.neighbour(known))
                 }
             case .endpointAdded, .endpointRemoved:
                 break  // this node's own: in place already
             case .nodeAdded(let node):
-                logger.info("cluster node up", metadata: ["address": .string(node.address), "host": .string(node.hostname)])
+                logger.info("cluster node up", metadata: ["address": .stringConvertible(node.address), "host": .string(node.hostname)])
             case .nodeRemoved(let node):
-                logger.info("cluster node gone", metadata: ["address": .string(node.address), "host": .string(node.hostname)])
+                logger.info("cluster node gone", metadata: ["address": .stringConvertible(node.address), "host": .string(node.hostname)])
             }
         }
         // Forwarding entries first: a name must not resolve before its address answers.
@@ -128,8 +126,8 @@ extension Controller {
     /// Releases what a remote endpoint held here: its address and its names. Its
     /// forwarding entry is removed by the caller, batched with the others.
     private func forgetRemote(_ endpoint: ClusterEndpoint) {
-        if let address = IPv4Address(endpoint.address) { allocators[endpoint.networkID]?.release(address) }
-        guard let address = IPAddress(endpoint.address) else { return }
+        allocators[endpoint.networkID]?.release(endpoint.address)
+        let address = IPAddress.v4(endpoint.address)
         dnsRecords.removeContainer(id: endpoint.containerID, name: endpoint.containerName,
                                    endpoints: [DNSEndpoint(network: endpoint.networkID, addresses: [address], aliases: endpoint.aliases)])
     }
@@ -137,15 +135,13 @@ extension Controller {
     /// Names of containers on other nodes: resolvable by every container here on the same
     /// overlay. They never ask this node's DNS themselves, so they are no requesters here.
     func addRemoteNames(_ endpoint: ClusterEndpoint) {
-        guard let address = IPAddress(endpoint.address) else { return }
+        let address = IPAddress.v4(endpoint.address)
         dnsRecords.add(names: [endpoint.containerName] + endpoint.aliases, addresses: [address], network: endpoint.networkID)
         dnsRecords.add(names: [String(endpoint.containerID.prefix(12))], addresses: [address], network: endpoint.networkID, reverse: false)
     }
 
-    static func neighbour(_ endpoint: ClusterEndpoint) -> RemoteNeighbour? {
-        guard let address = IPv4Address(endpoint.address), let mac = MACAddress(endpoint.mac),
-              let vtep = IPv4Address(endpoint.node) else { return nil }
-        return RemoteNeighbour(address: address, mac: mac, vtep: vtep)
+    static func neighbour(_ endpoint: ClusterEndpoint) -> RemoteNeighbour {
+        RemoteNeighbour(address: endpoint.address, mac: endpoint.mac, vtep: endpoint.node)
     }
 
     // MARK: this node's copy of an overlay
@@ -155,11 +151,10 @@ extension Controller {
     }
 
     func overlaySpec(_ network: NetworkRecord) throws(BerthError) -> OverlaySpec {
-        guard let cluster, let vni = network.vni, let vxlan = network.vxlanName,
-              let local = IPv4Address(cluster.node.address) else {
+        guard let cluster, let vni = network.vni, let vxlan = network.vxlanName else {
             throw BerthError(.internal, "network \(network.name) is missing its overlay settings")
         }
-        return OverlaySpec(bridge: try bridgeSpec(network), vxlanName: vxlan, vni: vni, local: local,
+        return OverlaySpec(bridge: try bridgeSpec(network), vxlanName: vxlan, vni: vni, local: cluster.node.address,
                            namespacePath: overlayNamespacePath(network))
     }
 
@@ -186,13 +181,13 @@ extension Controller {
             networks[record.id] = record
             allocators[record.id] = try makeAllocator(record)
             for endpoint in remoteEndpoints.values where endpoint.networkID == record.id {
-                if let address = IPv4Address(endpoint.address) { try? allocators[record.id]?.allocate(address) }
+                try? allocators[record.id]?.allocate(endpoint.address)
             }
         }
         let spec = try overlaySpec(record)
         // Containers of other nodes already known (the devices may be new: a reboot, an
         // earlier failure) are programmed with the devices.
-        let known = remoteEndpoints.values.filter { $0.networkID == record.id }.compactMap(Self.neighbour)
+        let known = remoteEndpoints.values.filter { $0.networkID == record.id }.map(Self.neighbour)
         do {
             try await worker.ensureOverlay(spec, underlayIndex: underlay.index)
             try await worker.updateRemoteNeighbours(vxlan: spec.vxlanName, adding: known, removing: [])
@@ -232,7 +227,7 @@ extension Controller {
         var remoteAddresses: [IPv4Address] = []
         for (key, endpoint) in remoteEndpoints where endpoint.networkID == id {
             remoteEndpoints[key] = nil
-            if let address = IPv4Address(endpoint.address) { remoteAddresses.append(address) }
+            remoteAddresses.append(endpoint.address)
         }
         try? await firewall.updateRemoteContainers(adding: [], removing: remoteAddresses)
         do { try store.delete(record.storeKey) } catch {
@@ -286,7 +281,7 @@ extension Controller {
         }
         let name = request.Name
         let localNetworks = networks.values.filter { !$0.isOverlay }.compactMap { network in
-            network.subnet.flatMap(IPv4Network.init).map { (network.name, $0) }
+            network.subnet.map { (network.name, $0) }
         }
         let hostNetworks = try await worker.hostNetworks(excludingBridges: networks.values.compactMap(\.bridgeName))
         if let requestedSubnet {
@@ -302,7 +297,7 @@ extension Controller {
             if existing.contains(where: { $0.name == name }) {
                 throw BerthError.conflict("network with name \(name) already exists")
             }
-            let taken = existing.compactMap { network in IPv4Network(network.subnet).map { (network.name, $0) } } + localNetworks
+            let taken = existing.map { network in (network.name, network.subnet) } + localNetworks
             let subnet: IPv4Network
             if let requestedSubnet {
                 if let clash = taken.first(where: { $0.1.overlaps(requestedSubnet) }) {
@@ -318,13 +313,13 @@ extension Controller {
             } else {
                 gateway = try AddressValidation.firstHost(of: subnet)
             }
-            if let rangeText { _ = try AddressValidation.range4(rangeText, in: subnet) }
+            let ipRange = try rangeText.map { text throws(BerthError) in try AddressValidation.range4(text, in: subnet) }
             let used = Set(existing.map(\.vni))
             guard let vni = (Self.firstVNI...Self.lastVNI).first(where: { !used.contains($0) }) else {
                 throw BerthError(.exhausted, "no VXLAN network identifier is free")
             }
             return OverlayNetwork(
-                id: id, name: name, subnet: subnet.description, gateway: gateway.description, ipRange: rangeText,
+                id: id, name: name, subnet: subnet, gateway: gateway, ipRange: ipRange,
                 vni: vni, created: created, attachable: request.Attachable ?? false, isInternal: request.Internal ?? false,
                 options: options, labels: request.Labels ?? [:])
         }
@@ -335,7 +330,7 @@ extension Controller {
             throw error
         }
         guard let record = networks[overlay.id] else { throw BerthError.notFound("network \(name) was removed meanwhile") }
-        logger.info("overlay network created", metadata: ["name": .string(name), "subnet": .string(overlay.subnet)])
+        logger.info("overlay network created", metadata: ["name": .string(name), "subnet": .stringConvertible(overlay.subnet)])
         return record
     }
 
@@ -388,8 +383,8 @@ extension Controller {
                 }
                 let next = try allocator.allocate()
                 allocators[claim.networkID] = allocator
-                endpoints[index].ipv4 = next.description
-                if endpoints[index].requestedMAC == nil { endpoints[index].mac = MACAddress(derivedFrom: next).description }
+                endpoints[index].ipv4 = next
+                if endpoints[index].requestedMAC == nil { endpoints[index].mac = MACAddress(derivedFrom: next) }
             }
         }
     }
@@ -405,7 +400,7 @@ extension Controller {
             for claim in claims {
                 do { try await cluster.release(claim) } catch {
                     // The lease still ends it: when this node goes, so does the claim.
-                    logger.warning("cannot release an overlay address", metadata: ["address": .string(claim.address), "error": .string("\(error)")])
+                    logger.warning("cannot release an overlay address", metadata: ["address": .stringConvertible(claim.address), "error": .string("\(error)")])
                 }
             }
         }

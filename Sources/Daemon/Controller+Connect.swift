@@ -12,7 +12,7 @@ extension Controller {
         guard network.hasBridge else {
             throw BerthError.invalid("cannot connect a container to the \(network.name) network (driver \(network.driver))")
         }
-        guard NetworkMode.parse(record.networkMode).mode == .networks else {
+        guard record.networkMode.joinsNetworks else {
             throw BerthError.invalid("container \(record.name) uses network mode \(record.networkMode) and cannot be connected to other networks")
         }
         guard !record.attachments.contains(where: { $0.networkID == network.id }) else {

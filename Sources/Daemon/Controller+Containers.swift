@@ -34,12 +34,11 @@ extension Controller {
         guard !((config.Entrypoint ?? []) + (config.Cmd ?? [])).isEmpty else {
             throw BerthError.invalid("no command specified")
         }
-        let (mode, primary) = NetworkMode.parse(hostConfig.NetworkMode)
+        let mode = NetworkMode(hostConfig.NetworkMode)
         var attachments: [NetworkAttachment] = []
         let endpointsConfig = request.NetworkingConfig?.EndpointsConfig ?? [:]
         switch mode {
-        case .networks:
-            guard let primary else { throw BerthError.invalid("no network given") }
+        case .networks(let primary):
             let network = try network(primary)
             guard network.hasBridge else {
                 throw BerthError.invalid("container cannot be attached to network \(network.name) of driver \(network.driver)")
@@ -82,7 +81,7 @@ extension Controller {
         let id = Identifiers.random()
         let record = ContainerRecord(
             id: id, name: name, created: Self.timestamp(), imageReference: imageReference, imageID: image.id,
-            config: config, hostConfig: hostConfig, networkMode: hostConfig.NetworkMode.flatMap { $0.isEmpty || $0 == "default" ? nil : $0 } ?? "bridge",
+            config: config, hostConfig: hostConfig, networkMode: mode,
             attachments: attachments, status: .created, pid: 0, pidStartTime: 0, exitCode: 0, error: "",
             startedAt: "0001-01-01T00:00:00Z", finishedAt: "0001-01-01T00:00:00Z", sandboxPath: nil, endpoints: [])
         do {
@@ -104,23 +103,24 @@ extension Controller {
     }
 
     private func attachment(for network: NetworkRecord, settings: EndpointSettings?, links: [String], macAddress: String?) throws(BerthError) -> NetworkAttachment {
-        let ipv4 = settings?.IPAMConfig?.IPv4Address.flatMap { $0.isEmpty ? nil : $0 }
-        let ipv6 = settings?.IPAMConfig?.IPv6Address.flatMap { $0.isEmpty ? nil : $0 }
-        if let ipv4 {
+        var ipv4: IPv4Address?
+        if let text = settings?.IPAMConfig?.IPv4Address, !text.isEmpty {
             guard !network.predefined else { throw .invalid("user specified IP address is supported on user defined networks only") }
-            _ = try AddressValidation.staticAddress4(
-                ipv4, subnet: network.subnet.flatMap(IPv4Network.init), gateway: network.gateway.flatMap(IPv4Address.init),
+            ipv4 = try AddressValidation.staticAddress4(
+                text, subnet: network.subnet, gateway: network.gateway,
                 userSubnet: network.userSubnet ?? true)
         }
-        if let ipv6 {
+        var ipv6: IPv6Address?
+        if let text = settings?.IPAMConfig?.IPv6Address, !text.isEmpty {
             // berth has no default IPv6 pool: an IPv6 subnet is always the user's.
-            _ = try AddressValidation.staticAddress6(
-                ipv6, subnet: network.subnet6.flatMap(IPv6Network.init), gateway: network.gateway6.flatMap(IPv6Address.init),
+            ipv6 = try AddressValidation.staticAddress6(
+                text, subnet: network.subnet6, gateway: network.gateway6,
                 userSubnet: true, network: network.name)
         }
-        let mac = settings?.MacAddress.flatMap { $0.isEmpty ? nil : $0 } ?? macAddress.flatMap { $0.isEmpty ? nil : $0 }
-        if let mac {
-            guard let parsed = MACAddress(mac), parsed.isUnicast else { throw .invalid("invalid MAC address \(mac)") }
+        var mac: MACAddress?
+        if let text = settings?.MacAddress.flatMap({ $0.isEmpty ? nil : $0 }) ?? macAddress.flatMap({ $0.isEmpty ? nil : $0 }) {
+            guard let parsed = MACAddress(text), parsed.isUnicast else { throw .invalid("invalid MAC address \(text)") }
+            mac = parsed
         }
         let aliases = settings?.Aliases ?? []
         for alias in aliases where alias.isEmpty || alias.contains(" ") {
@@ -142,11 +142,11 @@ extension Controller {
         if record.isRunning { return }
         guard !transitioning.contains(record.id) else { throw BerthError.conflict("container \(record.name) is already starting or stopping") }
         let image = try runtime.image(record.imageID)
-        let mode = NetworkMode.parse(record.networkMode).mode
+        let mode = record.networkMode
         var sharedWith: ContainerRecord?
         if case .container(let target) = mode {
             let other = try container(target)
-            guard other.isRunning, other.sandboxPath != nil || other.networkMode == "host" else {
+            guard other.isRunning, other.sandboxPath != nil || other.networkMode == .host else {
                 throw BerthError.conflict("cannot join the network of container \(other.name): it is not running")
             }
             sharedWith = other
@@ -181,11 +181,11 @@ extension Controller {
             // Ports first: a port someone else holds refuses the start before any
             // interface exists. Internal networks publish nothing, as in Docker.
             let requests = try Self.portRequests(record.hostConfig, exposed: record.config.ExposedPorts)
-            if mode == .networks, !requests.isEmpty,
+            if mode.joinsNetworks, !requests.isEmpty,
                let endpoint = endpoints.first(where: { networks[$0.networkID]?.isInternal == false }) {
                 published = try await firewall.publish(
-                    container: record.id, requests: requests, ipv4: endpoint.ipv4.flatMap(IPv4Address.init),
-                    ipv6: endpoint.ipv6.flatMap(IPv6Address.init))
+                    container: record.id, requests: requests, ipv4: endpoint.ipv4,
+                    ipv6: endpoint.ipv6)
             }
             try writeContainerFiles(record, hostname: hostname, endpoints: endpoints, sharedWith: sharedWith)
             switch mode {
@@ -233,7 +233,7 @@ extension Controller {
         } catch {
             // Roll back in reverse order; every step is best effort so all of them run.
             if launched { await runtime.destroy(id: record.id, directory: directory, removingRoot: false) }
-            if let path = sandboxPath, mode == .networks || mode == .none {
+            if let path = sandboxPath, mode.ownsSandbox {
                 await worker.destroySandbox(path: path, hostInterfaces: endpoints.map(\.hostInterface))
             }
             if !published.isEmpty { await firewall.unpublish(container: record.id) }
@@ -258,7 +258,7 @@ extension Controller {
 
     private func containerHostname(_ record: ContainerRecord, sharedWith: ContainerRecord?) -> String {
         if let sharedWith { return sharedWith.config.Hostname.flatMap { $0.isEmpty ? nil : $0 } ?? sharedWith.shortID }
-        if record.networkMode == "host" { return ProcessInfo.processInfo.hostName }
+        if record.networkMode == .host { return ProcessInfo.processInfo.hostName }
         return record.config.Hostname.flatMap { $0.isEmpty ? nil : $0 } ?? record.shortID
     }
 
@@ -279,7 +279,7 @@ extension Controller {
         if let server = dnsServerAddress(for: endpoints) {
             // On user-defined networks the embedded server answers; `--dns` servers become
             // its upstreams for this container.
-            resolv = ContainerFiles.resolvConf(hostResolvConf: hostResolv, dns: [server],
+            resolv = ContainerFiles.resolvConf(hostResolvConf: hostResolv, dns: [server.description],
                                                search: record.hostConfig.DnsSearch ?? [], options: record.hostConfig.DnsOptions ?? [],
                                                keepHostNameservers: false)
         } else {
@@ -287,10 +287,10 @@ extension Controller {
                                                search: record.hostConfig.DnsSearch ?? [], options: record.hostConfig.DnsOptions ?? [])
         }
         let hosts: String
-        if record.networkMode == "host" {
+        if record.networkMode == .host {
             hosts = (try? String(contentsOfFile: configuration.hostsPath, encoding: .utf8)) ?? ContainerFiles.hosts(hostname: hostname, addresses: [], extra: [])
         } else {
-            hosts = ContainerFiles.hosts(hostname: hostname, addresses: endpoints.compactMap(\.ipv4) + endpoints.compactMap(\.ipv6),
+            hosts = ContainerFiles.hosts(hostname: hostname, addresses: endpoints.flatMap(\.addresses).map(\.description),
                                          extra: linkEntries(record, endpoints: endpoints))
         }
         try ContainerFiles.write(hosts, to: directory + "/hosts")
@@ -313,7 +313,7 @@ extension Controller {
         // without waiting for the kernel, and its addresses stay taken until the
         // interfaces are really gone (reconciliation finishes the job after a crash).
         let endpoints = running.endpoints
-        let ownsSandbox = NetworkMode.parse(running.networkMode).mode == .networks || running.networkMode == "none"
+        let ownsSandbox = running.networkMode.ownsSandbox
         if let sandbox = running.sandboxPath, ownsSandbox {
             let started = ContinuousClock.now
             beginTeardown(endpoints)

@@ -11,7 +11,7 @@ extension Controller {
 
     /// The resolver address a container on these endpoints uses: the gateway of its first
     /// user-defined network.
-    func dnsServerAddress(for endpoints: [EndpointRecord]) -> String? {
+    func dnsServerAddress(for endpoints: [EndpointRecord]) -> IPv4Address? {
         for endpoint in endpoints {
             if let network = networks[endpoint.networkID], hasEmbeddedDNS(network), let gateway = network.gateway {
                 return gateway
@@ -64,7 +64,7 @@ extension Controller {
     private func removeNames(of container: ContainerRecord, from records: inout DNSRecords) {
         let endpoints = container.endpoints.map { endpoint in
             DNSEndpoint(network: endpoint.networkID,
-                        addresses: [endpoint.ipv4.flatMap(IPAddress.init), endpoint.ipv6.flatMap(IPAddress.init)].compactMap { $0 },
+                        addresses: endpoint.addresses,
                         aliases: endpoint.aliases)
         }
         records.removeContainer(id: container.id, name: container.name, endpoints: endpoints)
@@ -80,7 +80,7 @@ extension Controller {
         }
         let dnsEndpoints = endpoints.map { endpoint in
             DNSEndpoint(network: endpoint.networkID,
-                        addresses: [endpoint.ipv4.flatMap(IPAddress.init), endpoint.ipv6.flatMap(IPAddress.init)].compactMap { $0 },
+                        addresses: endpoint.addresses,
                         aliases: endpoint.aliases)
         }
         records.addContainer(id: container.id, name: container.name, upstreams: upstreams, endpoints: dnsEndpoints)
@@ -92,7 +92,7 @@ extension Controller {
                 let parts = link.split(separator: ":").map(String.init)
                 guard let targetName = parts.first, let target = try? self.container(targetName), target.isRunning else { continue }
                 let addresses = target.endpoints.filter { $0.networkID == endpoint.networkID }
-                    .flatMap { [$0.ipv4.flatMap(IPAddress.init), $0.ipv6.flatMap(IPAddress.init)].compactMap { $0 } }
+                    .flatMap(\.addresses)
                 linkNames.append((parts.count > 1 ? parts[1] : targetName, addresses))
             }
         }
@@ -113,7 +113,7 @@ extension Controller {
         guard let dns else { return }
         var wanted: Set<IPAddress> = []
         for network in networks.values where hasEmbeddedDNS(network) {
-            if let gateway = network.gateway.flatMap(IPAddress.init) { wanted.insert(gateway) }
+            if let gateway = network.gateway { wanted.insert(.v4(gateway)) }
         }
         for address in dnsListening.subtracting(wanted) {
             await dns.stopListening(on: address)

@@ -21,7 +21,7 @@ extension Controller {
             }) else { continue }
             let hostname = linker.config.Hostname.flatMap { $0.isEmpty ? nil : $0 } ?? linker.shortID
             let text = ContainerFiles.hosts(
-                hostname: hostname, addresses: linker.endpoints.compactMap(\.ipv4) + linker.endpoints.compactMap(\.ipv6),
+                hostname: hostname, addresses: linker.endpoints.flatMap(\.addresses).map(\.description),
                 extra: linkEntries(linker, endpoints: linker.endpoints))
             do {
                 try ContainerFiles.rewriteInPlace(text, at: configuration.containerDir(linker.id) + "/hosts")
@@ -44,7 +44,7 @@ extension Controller {
                 var names = [parts.count > 1 ? parts[1] : targetName]
                 if !names.contains(target.name) { names.append(target.name) }
                 names.append(target.config.Hostname.flatMap { $0.isEmpty ? nil : $0 } ?? target.shortID)
-                lines.append((address, names.joined(separator: " ")))
+                lines.append((address.description, names.joined(separator: " ")))
             }
         }
         return lines
@@ -54,11 +54,11 @@ extension Controller {
         guard let network = networks[attachment.networkID] else {
             throw .notFound("network \(attachment.networkID) not found")
         }
-        guard var allocator = allocators[network.id], let subnet = network.subnet.flatMap(IPv4Network.init) else {
+        guard var allocator = allocators[network.id], let subnet = network.subnet else {
             throw BerthError(.internal, "network \(network.name) has no address pool")
         }
         let address: IPv4Address
-        if let requested = attachment.requestedIPv4.flatMap(IPv4Address.init) {
+        if let requested = attachment.requestedIPv4 {
             try allocator.allocate(requested)
             address = requested
         } else {
@@ -68,7 +68,7 @@ extension Controller {
         var ipv6: IPv6Address?
         if var allocator6 = allocators6[network.id] {
             do {
-                if let requested = attachment.requestedIPv6.flatMap(IPv6Address.init) {
+                if let requested = attachment.requestedIPv6 {
                     try allocator6.allocate(requested)
                     ipv6 = requested
                 } else {
@@ -81,13 +81,13 @@ extension Controller {
             allocators6[network.id] = allocator6
         }
         let endpointID = Identifiers.random()
-        let mac = attachment.requestedMAC.flatMap(MACAddress.init) ?? MACAddress(derivedFrom: address)
+        let mac = attachment.requestedMAC ?? MACAddress(derivedFrom: address)
         return EndpointRecord(
             id: endpointID, networkID: network.id, networkName: network.name, interfaceName: "eth\(index)",
-            hostInterface: "veth" + endpointID.prefix(7), ipv4: address.description, prefixLength: subnet.prefixLength,
-            gateway: network.isInternal ? nil : network.gateway, ipv6: ipv6?.description,
-            prefixLength6: network.subnet6.flatMap(IPv6Network.init)?.prefixLength,
-            gateway6: network.isInternal ? nil : network.gateway6, mac: mac.description, aliases: attachment.aliases,
+            hostInterface: "veth" + endpointID.prefix(7), ipv4: address, prefixLength: subnet.prefixLength,
+            gateway: network.isInternal ? nil : network.gateway, ipv6: ipv6,
+            prefixLength6: network.subnet6?.prefixLength,
+            gateway6: network.isInternal ? nil : network.gateway6, mac: mac, aliases: attachment.aliases,
             links: attachment.links, requestedIPv4: attachment.requestedIPv4, requestedIPv6: attachment.requestedIPv6,
             requestedMAC: attachment.requestedMAC)
     }
@@ -122,24 +122,24 @@ extension Controller {
 
     func releaseAddresses(_ endpoints: [EndpointRecord]) {
         for endpoint in endpoints {
-            if let address = endpoint.ipv4.flatMap(IPv4Address.init) { allocators[endpoint.networkID]?.release(address) }
-            if let address = endpoint.ipv6.flatMap(IPv6Address.init) { allocators6[endpoint.networkID]?.release(address) }
+            if let address = endpoint.ipv4 { allocators[endpoint.networkID]?.release(address) }
+            if let address = endpoint.ipv6 { allocators6[endpoint.networkID]?.release(address) }
         }
     }
 
     func interfaceSpec(_ endpoint: EndpointRecord, defaultRoute: Bool, defaultRoute6: Bool) throws(BerthError) -> InterfaceSpec {
         guard let network = networks[endpoint.networkID], let bridge = network.bridgeName,
-              let address = endpoint.ipv4.flatMap(IPv4Address.init), let prefix = endpoint.prefixLength,
-              let cidr = IPv4Network(address: address, prefixLength: prefix), let mac = MACAddress(endpoint.mac) else {
+              let address = endpoint.ipv4, let prefix = endpoint.prefixLength,
+              let cidr = IPv4Network(address: address, prefixLength: prefix) else {
             throw BerthError(.internal, "endpoint \(endpoint.id) is incomplete")
         }
-        let cidr6 = endpoint.ipv6.flatMap(IPv6Address.init).flatMap { address in
+        let cidr6 = endpoint.ipv6.flatMap { address in
             endpoint.prefixLength6.flatMap { IPv6Network(address: address, prefixLength: $0) }
         }
         return InterfaceSpec(
-            hostName: endpoint.hostInterface, containerName: endpoint.interfaceName, bridgeName: bridge, mac: mac,
-            address: cidr, gateway: defaultRoute ? endpoint.gateway.flatMap(IPv4Address.init) : nil, address6: cidr6,
-            gateway6: defaultRoute6 ? endpoint.gateway6.flatMap(IPv6Address.init) : nil, mtu: network.mtu,
+            hostName: endpoint.hostInterface, containerName: endpoint.interfaceName, bridgeName: bridge, mac: endpoint.mac,
+            address: cidr, gateway: defaultRoute ? endpoint.gateway : nil, address6: cidr6,
+            gateway6: defaultRoute6 ? endpoint.gateway6 : nil, mtu: network.mtu,
             portGroup: allowsInterContainer(network) ? nil : Ruleset.isolatedPortGroup)
     }
 }

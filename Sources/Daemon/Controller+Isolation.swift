@@ -12,8 +12,8 @@ extension Controller {
     func isolatedNetwork(_ network: NetworkRecord) -> IsolatedNetwork? {
         guard network.hasBridge, let interface = network.bridgeName else { return nil }
         var subnets: [RoutePrefix] = []
-        if let subnet = network.subnet.flatMap(IPv4Network.init) { subnets.append(RoutePrefix(subnet)) }
-        if let subnet6 = network.subnet6.flatMap(IPv6Network.init) { subnets.append(RoutePrefix(subnet6)) }
+        if let subnet = network.subnet { subnets.append(RoutePrefix(subnet)) }
+        if let subnet6 = network.subnet6 { subnets.append(RoutePrefix(subnet6)) }
         return IsolatedNetwork(interface: interface, subnets: subnets)
     }
 

@@ -8,7 +8,7 @@ struct NetworkAddresses {
     var subnet: IPv4Network
     var gateway: IPv4Address
     var ipRange: IPv4Network?
-    var auxiliary: [String: String]
+    var auxiliary: [String: IPv4Address]
     var subnet6: IPv6Network?
     var gateway6: IPv6Address?
     /// The user gave the subnet (only then does a container's `--ip` make sense, as in Docker).
@@ -28,10 +28,10 @@ extension Controller {
     func networkPrefixes(excludingNetwork excluded: String? = nil) -> [PrefixInUse] {
         var inUse: [PrefixInUse] = []
         for network in networks.values where network.name != excluded {
-            if let subnet = network.subnet.flatMap(IPv4Network.init) {
+            if let subnet = network.subnet {
                 inUse.append(PrefixInUse(prefix: .v4(subnet), kind: "subnet", owner: "network \(network.name)"))
             }
-            if let subnet6 = network.subnet6.flatMap(IPv6Network.init) {
+            if let subnet6 = network.subnet6 {
                 inUse.append(PrefixInUse(prefix: .v6(subnet6), kind: "subnet", owner: "network \(network.name)"))
             }
         }
@@ -70,9 +70,9 @@ extension Controller {
         let gateway = try v4Pool?.Gateway.map { text throws(BerthError) in try AddressValidation.gateway4(text, in: subnet) }
             ?? AddressValidation.firstHost(of: subnet)
         let ipRange = try v4Pool?.IPRange.map { text throws(BerthError) in try AddressValidation.range4(text, in: subnet) }
-        var auxiliary: [String: String] = [:]
+        var auxiliary: [String: IPv4Address] = [:]
         for (name, value) in v4Pool?.AuxiliaryAddresses ?? [:] {
-            auxiliary[name] = try AddressValidation.auxiliary4(name: name, value: value, in: subnet).description
+            auxiliary[name] = try AddressValidation.auxiliary4(name: name, value: value, in: subnet)
         }
         var subnet6: IPv6Network?
         var gateway6: IPv6Address?

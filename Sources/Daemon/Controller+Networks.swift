@@ -26,13 +26,13 @@ extension Controller {
             try await createDefaultBridge()
         } else if var bridge = networks.values.first(where: { $0.name == "bridge" }) {
             let wanted = configuration.bridgeIP
-            let addressChanged = wanted.map { bridge.gateway != $0.address.description || bridge.subnet != $0.canonical.description } ?? false
+            let addressChanged = wanted.map { bridge.gateway != $0.address || bridge.subnet != $0.canonical } ?? false
             let nameChanged = bridge.bridgeName != configuration.bridgeName
             if addressChanged || nameChanged {
                 // --bip or --bridge changed between runs: follow them, as Docker does.
                 if let wanted {
-                    bridge.subnet = wanted.canonical.description
-                    bridge.gateway = wanted.address.description
+                    bridge.subnet = wanted.canonical
+                    bridge.gateway = wanted.address
                 }
                 if nameChanged {
                     try refuseRenameWhileInUse(bridge)
@@ -54,8 +54,8 @@ extension Controller {
         }
         for network in networks.values where network.hasBridge {
             allocators[network.id] = try makeAllocator(network)
-            if let subnet6 = network.subnet6.flatMap(IPv6Network.init) {
-                allocators6[network.id] = try IPv6AddressAllocator(subnet: subnet6, reserved: network.gateway6.flatMap(IPv6Address.init).map { [$0] } ?? [])
+            if let subnet6 = network.subnet6 {
+                allocators6[network.id] = try IPv6AddressAllocator(subnet: subnet6, reserved: network.gateway6.map { [$0] } ?? [])
             }
             // An overlay's devices need the cluster: joining it makes them (joinCluster).
             if !network.isOverlay, let name = network.bridgeName {
@@ -91,7 +91,7 @@ extension Controller {
         }
         let record = NetworkRecord(
             id: Identifiers.random(), name: "bridge", driver: "bridge", created: Self.timestamp(),
-            bridgeName: configuration.bridgeName, subnet: chosen.canonical.description, gateway: chosen.address.description,
+            bridgeName: configuration.bridgeName, subnet: chosen.canonical, gateway: chosen.address,
             ipRange: nil, auxiliaryAddresses: [:], subnet6: nil, gateway6: nil, enableIPv6: false, isInternal: false,
             attachable: false,
             options: [
@@ -113,21 +113,21 @@ extension Controller {
     }
 
     func makeAllocator(_ network: NetworkRecord) throws(BerthError) -> IPv4AddressAllocator {
-        guard let subnet = network.subnet.flatMap(IPv4Network.init) else {
+        guard let subnet = network.subnet else {
             throw BerthError(.internal, "network \(network.name) has no valid subnet")
         }
-        var reserved: [IPv4Address] = network.auxiliaryAddresses.values.compactMap(IPv4Address.init)
-        if let gateway = network.gateway.flatMap(IPv4Address.init) { reserved.append(gateway) }
-        return try IPv4AddressAllocator(subnet: subnet, range: network.ipRange.flatMap(IPv4Network.init), reserved: reserved)
+        var reserved: [IPv4Address] = Array(network.auxiliaryAddresses.values)
+        if let gateway = network.gateway { reserved.append(gateway) }
+        return try IPv4AddressAllocator(subnet: subnet, range: network.ipRange, reserved: reserved)
     }
 
     func bridgeSpec(_ network: NetworkRecord) throws(BerthError) -> BridgeSpec {
-        guard let name = network.bridgeName, let subnet = network.subnet.flatMap(IPv4Network.init),
-              let gateway = network.gateway.flatMap(IPv4Address.init) else {
+        guard let name = network.bridgeName, let subnet = network.subnet,
+              let gateway = network.gateway else {
             throw BerthError(.internal, "network \(network.name) is missing its bridge settings")
         }
-        let gateway6 = network.gateway6.flatMap(IPv6Address.init).flatMap { address in
-            network.subnet6.flatMap(IPv6Network.init).map { $0.with(address: address) }
+        let gateway6 = network.gateway6.flatMap { address in
+            network.subnet6.map { $0.with(address: address) }
         }
         return BridgeSpec(name: name, gateway: subnet.with(address: gateway), gateway6: gateway6, mtu: network.mtu)
     }
@@ -143,22 +143,22 @@ extension Controller {
         for container in containers.values where container.isRunning {
             for endpoint in container.endpoints where endpoint.networkID == network.id {
                 attached[container.id] = NetworkContainer(
-                    Name: container.name, EndpointID: endpoint.id, MacAddress: endpoint.mac,
+                    Name: container.name, EndpointID: endpoint.id, MacAddress: endpoint.mac.description,
                     IPv4Address: endpoint.ipv4.map { "\($0)/\(endpoint.prefixLength ?? 32)" } ?? "",
                     IPv6Address: endpoint.ipv6.map { "\($0)/\(endpoint.prefixLength6 ?? 128)" } ?? "")
             }
-            if network.driver == "host", container.networkMode == "host" {
+            if network.driver == "host", container.networkMode == .host {
                 attached[container.id] = NetworkContainer(Name: container.name, EndpointID: container.id, MacAddress: "",
                                                           IPv4Address: "", IPv6Address: "")
             }
         }
         var pools: [IPAMSettings.Pool] = []
         if let subnet = network.subnet {
-            pools.append(.init(Subnet: subnet, IPRange: network.ipRange, Gateway: network.gateway,
-                               AuxiliaryAddresses: network.auxiliaryAddresses.isEmpty ? nil : network.auxiliaryAddresses))
+            pools.append(.init(Subnet: subnet.description, IPRange: network.ipRange?.description, Gateway: network.gateway?.description,
+                               AuxiliaryAddresses: network.auxiliaryAddresses.isEmpty ? nil : network.auxiliaryAddresses.mapValues(\.description)))
         }
         if let subnet6 = network.subnet6 {
-            pools.append(.init(Subnet: subnet6, Gateway: network.gateway6))
+            pools.append(.init(Subnet: subnet6.description, Gateway: network.gateway6?.description))
         }
         return NetworkResource(
             Name: network.name, Id: network.id, Created: network.created, Scope: network.isOverlay ? "global" : "local",
@@ -216,8 +216,8 @@ extension Controller {
         }
         var record = NetworkRecord(
             id: id, name: request.Name, driver: "bridge", created: Self.timestamp(), bridgeName: bridgeName,
-            subnet: subnet.description, gateway: addresses.gateway.description, ipRange: addresses.ipRange?.description,
-            auxiliaryAddresses: addresses.auxiliary, subnet6: subnet6?.description, gateway6: gateway6?.description,
+            subnet: subnet, gateway: addresses.gateway, ipRange: addresses.ipRange,
+            auxiliaryAddresses: addresses.auxiliary, subnet6: subnet6, gateway6: gateway6,
             enableIPv6: enableIPv6, isInternal: request.Internal ?? false, attachable: request.Attachable ?? false,
             options: options, labels: request.Labels ?? [:], predefined: false, mtu: mtu)
         record.userSubnet = addresses.userSubnet
@@ -267,8 +267,8 @@ extension Controller {
     func containersUsing(_ network: NetworkRecord) -> [ContainerRecord] {
         containers.values.filter { container in
             container.attachments.contains { $0.networkID == network.id }
-                || (network.driver == "host" && container.networkMode == "host")
-                || (network.driver == "null" && container.networkMode == "none")
+                || (network.driver == "host" && container.networkMode == .host)
+                || (network.driver == "null" && container.networkMode == .none)
         }
     }
 

@@ -26,7 +26,7 @@ extension Controller {
                 continue
             }
             logger.info("container died while the daemon was down", metadata: ["name": .string(record.name)])
-            if let sandbox = record.sandboxPath, record.networkMode == "none" || NetworkMode.parse(record.networkMode).mode == .networks {
+            if let sandbox = record.sandboxPath, record.networkMode.ownsSandbox {
                 await worker.destroySandbox(path: sandbox, hostInterfaces: record.endpoints.map(\.hostInterface))
             }
             await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id), removingRoot: false)
@@ -50,8 +50,8 @@ extension Controller {
 
     private func reserveExisting(_ endpoint: EndpointRecord, container: String) {
         do {
-            if let address = endpoint.ipv4.flatMap(IPv4Address.init) { try allocators[endpoint.networkID]?.allocate(address) }
-            if let address = endpoint.ipv6.flatMap(IPv6Address.init) { try allocators6[endpoint.networkID]?.allocate(address) }
+            if let address = endpoint.ipv4 { try allocators[endpoint.networkID]?.allocate(address) }
+            if let address = endpoint.ipv6 { try allocators6[endpoint.networkID]?.allocate(address) }
         } catch {
             logger.error("address of a running container is taken twice", metadata: [
                 "container": .string(container), "error": .string("\(error)")])

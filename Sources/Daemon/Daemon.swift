@@ -44,7 +44,7 @@ public final class BerthDaemon: Sendable {
         if let settings = configuration.cluster {
             cluster = try await makeClusterStore(settings, daemonID: daemonID, worker: worker)
         }
-        let tunnel = cluster.flatMap { IPv4Address($0.node.address) }.map { (local: $0, port: UInt16(4789)) }
+        let tunnel = cluster.map(\.node.address).map { (local: $0, port: UInt16(4789)) }
         let firewall = try Firewall(options: .init(bridgeNetfilter: Firewall.bridgeNetfilterActive(), overlayTunnel: tunnel),
                                     logger: logger)
         let controller = Controller(configuration: configuration, store: store, worker: worker, firewall: firewall,
@@ -118,7 +118,7 @@ public final class BerthDaemon: Sendable {
         } catch let error as EtcdError {
             throw BerthError.invalid("invalid --cluster-store \(settings.store): \(error)")
         }
-        let node = ClusterNode(id: daemonID, address: address.description, hostname: ProcessInfo.processInfo.hostName)
+        let node = ClusterNode(id: daemonID, address: address, hostname: ProcessInfo.processInfo.hostName)
         return ClusterStore(client: client, node: node, ttl: settings.ttl, logger: logger)
     }
 

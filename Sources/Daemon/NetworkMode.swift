@@ -1,27 +1,51 @@
 import BerthCore
 
-/// How a container is networked, parsed from `HostConfig.NetworkMode`.
-enum NetworkMode: Equatable, Sendable {
-    /// Its own namespace, attached to the named networks (bridge-driver networks).
-    case networks
+/// How a container is networked, from `HostConfig.NetworkMode`; stored in its text form.
+enum NetworkMode: Equatable, Sendable, TextCodable {
+    /// Its own namespace, attached to networks; `primary` is the first, as the user named it.
+    case networks(primary: String)
     case host
     case none
     /// Shares the namespace of another container (by reference as given).
     case container(String)
 
     /// "", "default", "bridge" and any network name mean the container gets its own
-    /// namespace and interfaces; the first network is the one named here.
-    static func parse(_ text: String?) -> (mode: NetworkMode, primaryNetwork: String?) {
+    /// namespace and interfaces.
+    init(_ text: String?) {
         let text = text ?? ""
         switch text {
-        case "", "default": return (.networks, "bridge")
-        case "host": return (.host, nil)
-        case "none": return (.none, nil)
+        case "", "default": self = .networks(primary: "bridge")
+        case "host": self = .host
+        case "none": self = .none
         default:
             if text.hasPrefix("container:") {
-                return (.container(String(text.dropFirst("container:".count))), nil)
+                self = .container(String(text.dropFirst("container:".count)))
+            } else {
+                self = .networks(primary: text)
             }
-            return (.networks, text)
         }
+    }
+
+    init?(text: String) { self.init(text) }
+
+    var description: String {
+        switch self {
+        case .networks(let primary): primary
+        case .host: "host"
+        case .none: "none"
+        case .container(let reference): "container:" + reference
+        }
+    }
+
+    /// Whether the container has a namespace of its own that berth made (and removes).
+    var ownsSandbox: Bool {
+        switch self {
+        case .networks, .none: true
+        case .host, .container: false
+        }
+    }
+
+    var joinsNetworks: Bool {
+        if case .networks = self { true } else { false }
     }
 }

@@ -1,3 +1,4 @@
+import BerthCore
 import DockerAPI
 import Firewall
 
@@ -9,12 +10,12 @@ struct NetworkRecord: Codable, Sendable {
     var driver: String
     var created: String
     var bridgeName: String?
-    var subnet: String?
-    var gateway: String?
-    var ipRange: String?
-    var auxiliaryAddresses: [String: String]
-    var subnet6: String?
-    var gateway6: String?
+    var subnet: IPv4Network?
+    var gateway: IPv4Address?
+    var ipRange: IPv4Network?
+    var auxiliaryAddresses: [String: IPv4Address]
+    var subnet6: IPv6Network?
+    var gateway6: IPv6Address?
     var enableIPv6: Bool
     var isInternal: Bool
     var attachable: Bool
@@ -54,19 +55,22 @@ struct EndpointRecord: Codable, Sendable {
     var interfaceName: String
     /// The host end of the veth pair.
     var hostInterface: String
-    var ipv4: String?
+    var ipv4: IPv4Address?
     var prefixLength: Int?
-    var gateway: String?
-    var ipv6: String?
+    var gateway: IPv4Address?
+    var ipv6: IPv6Address?
     var prefixLength6: Int?
-    var gateway6: String?
-    var mac: String
+    var gateway6: IPv6Address?
+    var mac: MACAddress
     var aliases: [String]
     var links: [String]
     /// What the user asked for, kept so a restart allocates the same way.
-    var requestedIPv4: String?
-    var requestedIPv6: String?
-    var requestedMAC: String?
+    var requestedIPv4: IPv4Address?
+    var requestedIPv6: IPv6Address?
+    var requestedMAC: MACAddress?
+
+    /// Both families' addresses, for DNS and /etc/hosts.
+    var addresses: [IPAddress] { [ipv4.map(IPAddress.v4), ipv6.map(IPAddress.v6)].compactMap { $0 } }
 }
 
 /// A requested attachment before the container runs (create, connect while stopped).
@@ -74,9 +78,9 @@ struct NetworkAttachment: Codable, Sendable {
     var networkID: String
     var aliases: [String]
     var links: [String]
-    var requestedIPv4: String?
-    var requestedIPv6: String?
-    var requestedMAC: String?
+    var requestedIPv4: IPv4Address?
+    var requestedIPv6: IPv6Address?
+    var requestedMAC: MACAddress?
 }
 
 enum ContainerStatus: String, Codable, Sendable {
@@ -92,8 +96,8 @@ struct ContainerRecord: Codable, Sendable {
     var imageID: String
     var config: ContainerConfig
     var hostConfig: HostConfig
-    /// "bridge"-like (network names in `attachments`), "host", "none" or "container:<id>".
-    var networkMode: String
+    /// Stored as Docker writes it: a network name ("bridge"), "host", "none" or "container:<id>".
+    var networkMode: NetworkMode
     var attachments: [NetworkAttachment]
     var status: ContainerStatus
     var pid: Int32

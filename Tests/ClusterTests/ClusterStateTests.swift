@@ -1,3 +1,4 @@
+import BerthCore
 import Foundation
 import Testing
 @testable import Cluster
@@ -8,9 +9,9 @@ struct ClusterStateTests {
         id: "n1", name: "ov", subnet: "10.0.0.0/24", gateway: "10.0.0.1", ipRange: nil, vni: 256,
         created: "2026-11-25T00:00:00Z", attachable: false, isInternal: false, options: [:], labels: [:])
 
-    func endpoint(_ address: String, node: String = "192.0.2.2", container: String = "c1") -> ClusterEndpoint {
-        ClusterEndpoint(endpointID: "e-" + address, networkID: "n1", address: address, mac: "02:42:0a:00:00:02",
-                        containerID: container, containerName: container, aliases: [], node: node, nodeID: "node-" + node)
+    func endpoint(_ address: IPv4Address, node: IPv4Address = "192.0.2.2", container: String = "c1") -> ClusterEndpoint {
+        ClusterEndpoint(endpointID: "e-\(address)", networkID: "n1", address: address, mac: "02:42:0a:00:00:02",
+                        containerID: container, containerName: container, aliases: [], node: node, nodeID: "node-\(node)")
     }
 
     func json(_ value: some Encodable) throws -> [UInt8] {
@@ -57,7 +58,7 @@ struct ClusterStateTests {
         let old = ClusterState(listing: [
             (ClusterKeys.network("n1"), try json(network)),
             (kept.key, try json(kept)), (gone.key, try json(gone)),
-            (ClusterKeys.node(node.address), try json(node)),
+            (ClusterKeys.node(node.address.description), try json(node)),
         ], revision: 10)
         var other = network
         other.id = "n2"
