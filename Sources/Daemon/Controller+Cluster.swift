@@ -359,7 +359,7 @@ extension Controller {
     }
 
     func runningClusterEndpoints() -> [ClusterEndpoint] {
-        containers.values.filter { $0.isRunning && !exiting.contains($0.id) }.flatMap { container in
+        containers.values.filter(\.state.isSettledRunning).flatMap { container in
             container.endpoints.compactMap { clusterEndpoint($0, of: container) }
         }
     }

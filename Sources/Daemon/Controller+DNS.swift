@@ -29,7 +29,7 @@ extension Controller {
         for network in networks.values where hasEmbeddedDNS(network) {
             records.addNetwork(network.id, isInternal: network.isInternal)
         }
-        for container in containers.values where container.isRunning && !exiting.contains(container.id) {
+        for container in containers.values where container.state.isSettledRunning {
             addNames(of: container, to: &records)
         }
         dnsRecords = records

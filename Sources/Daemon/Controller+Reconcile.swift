@@ -10,6 +10,7 @@ extension Controller {
     /// away is torn down; namespace files, veths and runc containers that no record owns
     /// (a crash in the middle of a start) are removed.
     func bootstrap() async throws {
+        startEventHandling()
         try await prepareCluster()
         try await loadNetworks()
         var loaded: [ContainerRecord] = []
@@ -30,13 +31,9 @@ extension Controller {
                 await worker.destroySandbox(path: sandbox, hostInterfaces: record.endpoints.map(\.hostInterface))
             }
             await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id), removingRoot: false)
-            record.status = .exited
+            record.state = .exited
             record.exitCode = ProcessMonitor.unknownExitCode
             record.finishedAt = Self.timestamp()
-            record.pid = 0
-            record.endpoints = []
-            record.publishedPorts = nil
-            record.sandboxPath = nil
             try save(record)
             if record.hostConfig.AutoRemove ?? false { try? await removeContainer(record.id, force: true) }
         }

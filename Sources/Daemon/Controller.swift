@@ -32,35 +32,15 @@ actor Controller {
     var networks: [String: NetworkRecord] = [:]
     var allocators: [String: IPv4AddressAllocator] = [:]
     var allocators6: [String: IPv6AddressAllocator] = [:]
-    var containers: [String: ContainerRecord] = [:]
-    /// Indexes over `containers`, kept by `remember`/`forget`, so that a lookup by name
-    /// and a start do not scan every container.
-    var containerIDsByName: [String: String] = [:]
-    /// Containers with `--link`s: the only ones a start may have to update.
-    var linkingContainers: Set<String> = []
-    /// Names reserved by creates still in flight, so two creates cannot take one name.
-    var pendingNames: Set<String> = []
+    var containers = ContainerTable()
     /// Callers of `wait` per container.
     var exitWaiters: [String: [CheckedContinuation<Int32, Never>]] = [:]
-    /// Containers whose start is in progress (a second start or a stop must not race it).
-    var transitioning: Set<String> = []
-    /// Containers whose exit is being processed (teardown in progress).
-    var exiting: Set<String> = []
     /// Exits the store could not record (a full or read-only root): `stop` reports them.
     var unrecordedExits: [String: BerthError] = [:]
     /// `exec` instances by ID.
     var execs: [String: ExecRecord] = [:]
-    /// Durations of the network part of recent container starts, for bench/.
-    var attachTimings = TimingWindow(capacity: 4096)
-    /// What a stop or disconnect waits for of the network teardown (the rest runs in the
-    /// background), and how long the background part took until the addresses were free.
-    var detachTimings = TimingWindow(capacity: 4096)
-    var teardownTimings = TimingWindow(capacity: 4096)
-    /// Background teardowns in progress per network, and in all.
-    var teardownsInFlight: [String: Int] = [:]
-    var teardownCount = 0
-    /// Per container, interface names (eth1...) whose deletion is still under way.
-    var interfacesInTeardown: [String: Set<String>] = [:]
+    var networkTimings = NetworkTimings()
+    var teardowns = TeardownTracker()
 
     /// Cluster mode (`--cluster-store`): etcd, and what this node knows of the others.
     let cluster: ClusterStore?
@@ -69,6 +49,10 @@ actor Controller {
     /// The interface carrying this node's advertised address.
     var underlay: Underlay?
     var clusterFollower: Task<Void, Never>?
+    /// Process exits and finished teardowns, posted from other threads (Controller+Events).
+    let events: AsyncStream<ControllerEvent>
+    let eventSink: AsyncStream<ControllerEvent>.Continuation
+    var eventHandler: Task<Void, Never>?
 
     init(configuration: DaemonConfiguration, store: any KeyValueStore, worker: NetworkWorker, firewall: Firewall,
          runtime: Runtime, logger: Logger, daemonID: String, dns: DNSServer?, cluster: ClusterStore? = nil) {
@@ -81,6 +65,7 @@ actor Controller {
         self.daemonID = daemonID
         self.dns = dns
         self.cluster = cluster
+        (events, eventSink) = AsyncStream.makeStream(of: ControllerEvent.self)
     }
 
     // MARK: persistence
@@ -97,22 +82,11 @@ actor Controller {
     }
 
     func remember(_ container: ContainerRecord) {
-        if let old = containers.updateValue(container, forKey: container.id), old.name != container.name,
-           containerIDsByName[old.name] == old.id {
-            containerIDsByName[old.name] = nil
-        }
-        containerIDsByName[container.name] = container.id
-        if container.attachments.contains(where: { !$0.links.isEmpty }) {
-            linkingContainers.insert(container.id)
-        } else {
-            linkingContainers.remove(container.id)
-        }
+        containers.insert(container)
     }
 
     func forget(containerID id: String) {
-        guard let old = containers.removeValue(forKey: id) else { return }
-        if containerIDsByName[old.name] == id { containerIDsByName[old.name] = nil }
-        linkingContainers.remove(id)
+        containers.remove(id: id)
     }
 
     func encode<T: Encodable>(_ value: T) throws(BerthError) -> [UInt8] {
@@ -140,17 +114,11 @@ actor Controller {
     }
 
     func container(_ reference: String) throws(BerthError) -> ContainerRecord {
-        let reference = reference.hasPrefix("/") ? String(reference.dropFirst()) : reference
-        if let container = containers[reference] { return container }
-        if let id = containerIDsByName[reference], let container = containers[id] { return container }
-        let matches = reference.isEmpty ? [] : containers.values.filter { $0.id.hasPrefix(reference) }
-        if matches.count == 1, let match = matches.first { return match }
-        if matches.count > 1 { throw .invalid("multiple containers found with provided prefix: \(reference)") }
-        throw .notFound("No such container: \(reference)")
+        try containers.lookup(reference)
     }
 
     func isNameTaken(_ name: String) -> Bool {
-        pendingNames.contains(name) || containerIDsByName[name] != nil
+        containers.named(name) != nil
     }
 
     /// RFC 3339 with fractional seconds, as Docker writes times; a value type, so one is shared.
@@ -169,27 +137,9 @@ actor Controller {
     }
 
     func timings(reset: Bool) -> Timings {
-        let result = Timings(attachMicroseconds: attachTimings.values, detachMicroseconds: detachTimings.values,
-                             teardownMicroseconds: teardownTimings.values)
-        if reset {
-            attachTimings = TimingWindow(capacity: 4096)
-            detachTimings = TimingWindow(capacity: 4096)
-            teardownTimings = TimingWindow(capacity: 4096)
-        }
+        let result = Timings(attachMicroseconds: networkTimings.attach.values, detachMicroseconds: networkTimings.detach.values,
+                             teardownMicroseconds: networkTimings.teardown.values)
+        if reset { networkTimings = NetworkTimings() }
         return result
-    }
-}
-
-/// The last N durations of an operation, in microseconds.
-struct TimingWindow: Sendable {
-    private(set) var values: [Int64] = []
-    let capacity: Int
-
-    init(capacity: Int) { self.capacity = capacity }
-
-    mutating func record(_ duration: Duration) {
-        let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
-        if values.count == capacity { values.removeFirst(values.count / 2) }
-        values.append(micros)
     }
 }

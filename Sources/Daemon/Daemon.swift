@@ -84,6 +84,7 @@ public final class BerthDaemon: Sendable {
         // (a restart would clean them up too, but the daemon may not come back).
         _ = await controller.waitForTeardowns(timeout: .seconds(5))
         await controller.leaveCluster()
+        await controller.stopEventHandling()
         await dns.shutdown()
         firewall.stop(removeRules: configuration.cleanupOnExit)
         if configuration.cleanupOnExit {

@@ -83,45 +83,6 @@ struct NetworkAttachment: Codable, Sendable {
     var requestedMAC: MACAddress?
 }
 
-enum ContainerStatus: String, Codable, Sendable {
-    case created, running, exited, removing
-}
-
-/// A container as persisted under `containers/<id>`.
-struct ContainerRecord: Codable, Sendable {
-    var id: String
-    var name: String
-    var created: String
-    var imageReference: String
-    var imageID: String
-    var config: ContainerConfig
-    var hostConfig: HostConfig
-    /// Stored as Docker writes it: a network name ("bridge"), "host", "none" or "container:<id>".
-    var networkMode: NetworkMode
-    var attachments: [NetworkAttachment]
-    var status: ContainerStatus
-    var pid: Int32
-    /// /proc start time of `pid`, so a reused pid is never mistaken for the container.
-    var pidStartTime: UInt64
-    var exitCode: Int32
-    var error: String
-    var startedAt: String
-    var finishedAt: String
-    /// The bound network namespace file while running (nil for host mode).
-    var sandboxPath: String?
-    /// Live interfaces while running.
-    var endpoints: [EndpointRecord]
-    /// Published ports with the host ports chosen, while running.
-    var publishedPorts: [PortMapping]?
-
-    var storeKey: String { StoreKeys.container(id) }
-    var shortID: String { String(id.prefix(12)) }
-    var isRunning: Bool { status == .running }
-
-    /// The command the container runs: entrypoint then cmd.
-    var command: [String] { (config.Entrypoint ?? []) + (config.Cmd ?? []) }
-}
-
 enum StoreKeys {
     static let networkPrefix = "networks/"
     static let containerPrefix = "containers/"

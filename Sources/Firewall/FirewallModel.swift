@@ -53,32 +53,6 @@ public struct PortMapping: Sendable, Hashable, Codable, CustomStringConvertible 
         let host = hostIP.map { $0.isIPv4 ? $0.description : "[\($0)]" } ?? (isIPv6 ? "[::]" : "0.0.0.0")
         return "\(host):\(hostPort)->\(containerPort)/\(transport.rawValue)"
     }
-
-    // Addresses are stored as text, as everywhere else in berth's records.
-    private enum CodingKeys: String, CodingKey { case hostIP, hostPort, transport, containerIP, containerPort }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        let hostText = try container.decodeIfPresent(String.self, forKey: .hostIP)
-        let containerText = try container.decode(String.self, forKey: .containerIP)
-        guard let containerIP = IPAddress(containerText) else {
-            throw DecodingError.dataCorruptedError(forKey: .containerIP, in: container, debugDescription: "not an address: \(containerText)")
-        }
-        hostIP = hostText.flatMap { IPAddress($0) }
-        hostPort = try container.decode(UInt16.self, forKey: .hostPort)
-        transport = try container.decode(TransportProtocol.self, forKey: .transport)
-        self.containerIP = containerIP
-        containerPort = try container.decode(UInt16.self, forKey: .containerPort)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encodeIfPresent(hostIP?.description, forKey: .hostIP)
-        try container.encode(hostPort, forKey: .hostPort)
-        try container.encode(transport, forKey: .transport)
-        try container.encode(containerIP.description, forKey: .containerIP)
-        try container.encode(containerPort, forKey: .containerPort)
-    }
 }
 
 /// The host side of a published port.

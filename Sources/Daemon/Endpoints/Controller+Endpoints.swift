@@ -12,7 +12,7 @@ extension Controller {
     /// Containers linking to `target` get its new address in their /etc/hosts, so a link
     /// follows the linked container across restarts.
     func refreshLinkers(of target: ContainerRecord) {
-        for id in linkingContainers where id != target.id {
+        for id in containers.linking where id != target.id {
             guard let linker = containers[id], linker.isRunning else { continue }
             let links = linker.attachments.flatMap(\.links)
             guard links.contains(where: { link in
@@ -50,7 +50,7 @@ extension Controller {
         return lines
     }
 
-    func allocateEndpoint(_ attachment: NetworkAttachment, index: Int, containerID: String) throws(BerthError) -> EndpointRecord {
+    func allocateEndpoint(_ attachment: NetworkAttachment, interfaceName: String, containerID: String) throws(BerthError) -> EndpointRecord {
         guard let network = networks[attachment.networkID] else {
             throw .notFound("network \(attachment.networkID) not found")
         }
@@ -83,7 +83,7 @@ extension Controller {
         let endpointID = Identifiers.random()
         let mac = attachment.requestedMAC ?? MACAddress(derivedFrom: address)
         return EndpointRecord(
-            id: endpointID, networkID: network.id, networkName: network.name, interfaceName: "eth\(index)",
+            id: endpointID, networkID: network.id, networkName: network.name, interfaceName: interfaceName,
             hostInterface: "veth" + endpointID.prefix(7), ipv4: address, prefixLength: subnet.prefixLength,
             gateway: network.isInternal ? nil : network.gateway, ipv6: ipv6,
             prefixLength6: network.subnet6?.prefixLength,
@@ -92,28 +92,38 @@ extension Controller {
             requestedMAC: attachment.requestedMAC)
     }
 
+    /// Confirms reserved endpoints' addresses with the cluster (overlay networks; a no-op
+    /// for others). All or nothing: on failure its own claims and the local addresses of
+    /// `reserved` are given back (an address another node took stays taken here).
+    func claimAddresses(_ reserved: [EndpointRecord], for container: ContainerRecord) async throws -> [EndpointRecord] {
+        var claimed = reserved
+        do {
+            try await claimClusterAddresses(&claimed, for: container)
+        } catch {
+            releaseClusterAddresses(claimed, of: container)
+            releaseAddresses(claimed)
+            throw error
+        }
+        return claimed
+    }
+
     /// Marks endpoints whose interfaces are being deleted in the background: their
     /// addresses stay taken and their networks cannot be removed meanwhile.
     func beginTeardown(_ endpoints: [EndpointRecord]) {
-        for endpoint in endpoints { teardownsInFlight[endpoint.networkID, default: 0] += 1 }
-        teardownCount += 1
+        teardowns.begin(networks: endpoints.map(\.networkID))
     }
 
     func finishTeardown(_ endpoints: [EndpointRecord], started: ContinuousClock.Instant) {
         releaseAddresses(endpoints)
-        for endpoint in endpoints {
-            let left = (teardownsInFlight[endpoint.networkID] ?? 1) - 1
-            teardownsInFlight[endpoint.networkID] = left > 0 ? left : nil
-        }
-        teardownCount -= 1
-        if !endpoints.isEmpty { teardownTimings.record(ContinuousClock.now - started) }
+        teardowns.finish(networks: endpoints.map(\.networkID))
+        if !endpoints.isEmpty { networkTimings.teardown.record(ContinuousClock.now - started) }
     }
 
     /// Waits until no background teardown touches `network` (every one when nil), or the
     /// deadline passes; true if none is left.
     func waitForTeardowns(network: String? = nil, timeout: Duration = .seconds(10)) async -> Bool {
         let deadline = ContinuousClock.now + timeout
-        while network.map({ teardownsInFlight[$0] != nil }) ?? (teardownCount > 0) {
+        while network.map({ teardowns.isBusy(network: $0) }) ?? (teardowns.count > 0) {
             if ContinuousClock.now >= deadline { return false }
             try? await Task.sleep(for: .milliseconds(2))
         }

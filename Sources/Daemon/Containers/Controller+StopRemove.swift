@@ -58,18 +58,19 @@ extension Controller {
                 throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
             }
         }
-        guard containers[record.id] != nil else { return }  // auto-removed meanwhile
-        guard !transitioning.contains(record.id) else {
+        guard let current = containers[record.id] else { return }  // auto-removed meanwhile
+        guard !current.state.isPassing, !current.isRunning else {
             throw BerthError.conflict("container \(record.name) is already starting, stopping or being removed")
         }
-        transitioning.insert(record.id)
-        defer { transitioning.remove(record.id) }
+        let previous = current.state
+        containers[record.id]?.state = .removing
         let directory = configuration.containerDir(record.id)
         await runtime.destroy(id: record.id, directory: directory, removingRoot: true)
         do {
             try ContainerFiles.removeTree(directory)
             try store.delete(record.storeKey)
         } catch {
+            containers[record.id]?.state = previous
             // Anyone waiting for the removal gets the exit code now: the container stays exited.
             for waiter in exitWaiters.removeValue(forKey: record.id) ?? [] { waiter.resume(returning: record.exitCode) }
             throw BerthError(.internal, "cannot remove container \(record.name): \(error)")

@@ -1,0 +1,110 @@
+import BerthCore
+import DockerAPI
+import Firewall
+
+/// A container as persisted under `containers/<id>`: what it was created with, what has
+/// happened to it (times, exit code, error) and its lifecycle state.
+struct ContainerRecord: Sendable {
+    var id: String
+    var name: String
+    var created: String
+    var imageReference: String
+    var imageID: String
+    var config: ContainerConfig
+    var hostConfig: HostConfig
+    /// Stored as Docker writes it: a network name ("bridge"), "host", "none" or "container:<id>".
+    var networkMode: NetworkMode
+    var attachments: [NetworkAttachment]
+    var state: ContainerLifecycle
+    var exitCode: Int32
+    var error: String
+    var startedAt: String
+    var finishedAt: String
+
+    var storeKey: String { StoreKeys.container(id) }
+    var shortID: String { String(id.prefix(12)) }
+    /// The command the container runs: entrypoint then cmd.
+    var command: [String] { (config.Entrypoint ?? []) + (config.Cmd ?? []) }
+
+    // What the live process and its network are, while there is one.
+    var running: RunningContainer? { state.running }
+    /// Running, including while its exit is being processed: its process may still be there.
+    var isRunning: Bool { state.running != nil }
+    var pid: Int32 { running?.pid ?? 0 }
+    var pidStartTime: UInt64 { running?.pidStartTime ?? 0 }
+    var sandboxPath: String? { running?.sandboxPath }
+    var endpoints: [EndpointRecord] { running?.endpoints ?? [] }
+    var publishedPorts: [PortMapping]? { running?.publishedPorts }
+    /// The state as Docker's API names it.
+    var status: ContainerStatus { state.status(hasRun: startedAt != Self.neverTime) }
+
+    static let neverTime = "0001-01-01T00:00:00Z"
+}
+
+/// Docker's names for a container's state.
+enum ContainerStatus: String, Codable, Sendable {
+    case created, running, exited, removing
+}
+
+/// The record on disk keeps the flat layout of earlier berths (status, pid, endpoints...
+/// side by side), so their records load and older ones can read ours.
+extension ContainerRecord: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case id, name, created, imageReference, imageID, config, hostConfig, networkMode, attachments
+        case status, pid, pidStartTime, exitCode, error, startedAt, finishedAt, sandboxPath, endpoints, publishedPorts
+    }
+
+    init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        id = try values.decode(String.self, forKey: .id)
+        name = try values.decode(String.self, forKey: .name)
+        created = try values.decode(String.self, forKey: .created)
+        imageReference = try values.decode(String.self, forKey: .imageReference)
+        imageID = try values.decode(String.self, forKey: .imageID)
+        config = try values.decode(ContainerConfig.self, forKey: .config)
+        hostConfig = try values.decode(HostConfig.self, forKey: .hostConfig)
+        networkMode = try values.decode(NetworkMode.self, forKey: .networkMode)
+        attachments = try values.decode([NetworkAttachment].self, forKey: .attachments)
+        exitCode = try values.decode(Int32.self, forKey: .exitCode)
+        error = try values.decode(String.self, forKey: .error)
+        startedAt = try values.decode(String.self, forKey: .startedAt)
+        finishedAt = try values.decode(String.self, forKey: .finishedAt)
+        switch try values.decode(ContainerStatus.self, forKey: .status) {
+        case .created: state = .created
+        // A removal that did not finish leaves the container exited, for another `rm`.
+        case .exited, .removing: state = .exited
+        case .running:
+            state = .running(RunningContainer(
+                pid: try values.decode(Int32.self, forKey: .pid),
+                pidStartTime: try values.decode(UInt64.self, forKey: .pidStartTime),
+                sandboxPath: try values.decodeIfPresent(String.self, forKey: .sandboxPath),
+                endpoints: try values.decodeIfPresent([EndpointRecord].self, forKey: .endpoints) ?? [],
+                publishedPorts: try values.decodeIfPresent([PortMapping].self, forKey: .publishedPorts)))
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var values = encoder.container(keyedBy: CodingKeys.self)
+        try values.encode(id, forKey: .id)
+        try values.encode(name, forKey: .name)
+        try values.encode(created, forKey: .created)
+        try values.encode(imageReference, forKey: .imageReference)
+        try values.encode(imageID, forKey: .imageID)
+        try values.encode(config, forKey: .config)
+        try values.encode(hostConfig, forKey: .hostConfig)
+        try values.encode(networkMode, forKey: .networkMode)
+        try values.encode(attachments, forKey: .attachments)
+        // Passing states are stored as where they come from: a crash mid-start leaves the
+        // container as it was, a crash mid-exit leaves it running for reconciliation.
+        try values.encode(state.storedStatus(hasRun: startedAt != Self.neverTime), forKey: .status)
+        try values.encode(pid, forKey: .pid)
+        try values.encode(pidStartTime, forKey: .pidStartTime)
+        try values.encode(exitCode, forKey: .exitCode)
+        try values.encode(error, forKey: .error)
+        try values.encode(startedAt, forKey: .startedAt)
+        try values.encode(finishedAt, forKey: .finishedAt)
+        try values.encodeIfPresent(sandboxPath, forKey: .sandboxPath)
+        try values.encode(endpoints, forKey: .endpoints)
+        try values.encodeIfPresent(publishedPorts, forKey: .publishedPorts)
+    }
+}

@@ -1,0 +1,47 @@
+import BerthCore
+import Foundation
+
+/// The files a container sees as /etc/hosts, /etc/hostname and /etc/resolv.conf.
+extension Controller {
+    func containerHostname(_ record: ContainerRecord, sharedWith: ContainerRecord?) -> String {
+        if let sharedWith { return sharedWith.config.Hostname.flatMap { $0.isEmpty ? nil : $0 } ?? sharedWith.shortID }
+        if record.networkMode == .host { return ProcessInfo.processInfo.hostName }
+        return record.config.Hostname.flatMap { $0.isEmpty ? nil : $0 } ?? record.shortID
+    }
+
+    func writeContainerFiles(_ record: ContainerRecord, hostname: String, endpoints: [EndpointRecord],
+                                     sharedWith: ContainerRecord?) throws(BerthError) {
+        let directory = configuration.containerDir(record.id)
+        if let sharedWith {
+            // container:NAME sees what the other container sees.
+            let source = configuration.containerDir(sharedWith.id)
+            for file in ["hosts", "hostname", "resolv.conf"] {
+                let text = (try? String(contentsOfFile: source + "/" + file, encoding: .utf8)) ?? ""
+                try ContainerFiles.write(text, to: directory + "/" + file)
+            }
+            return
+        }
+        let hostResolv = (try? String(contentsOfFile: configuration.resolvConfPath, encoding: .utf8)) ?? ""
+        let resolv: String
+        if let server = dnsServerAddress(for: endpoints) {
+            // On user-defined networks the embedded server answers; `--dns` servers become
+            // its upstreams for this container.
+            resolv = ContainerFiles.resolvConf(hostResolvConf: hostResolv, dns: [server.description],
+                                               search: record.hostConfig.DnsSearch ?? [], options: record.hostConfig.DnsOptions ?? [],
+                                               keepHostNameservers: false)
+        } else {
+            resolv = ContainerFiles.resolvConf(hostResolvConf: hostResolv, dns: record.hostConfig.Dns ?? [],
+                                               search: record.hostConfig.DnsSearch ?? [], options: record.hostConfig.DnsOptions ?? [])
+        }
+        let hosts: String
+        if record.networkMode == .host {
+            hosts = (try? String(contentsOfFile: configuration.hostsPath, encoding: .utf8)) ?? ContainerFiles.hosts(hostname: hostname, addresses: [], extra: [])
+        } else {
+            hosts = ContainerFiles.hosts(hostname: hostname, addresses: endpoints.flatMap(\.addresses).map(\.description),
+                                         extra: linkEntries(record, endpoints: endpoints))
+        }
+        try ContainerFiles.write(hosts, to: directory + "/hosts")
+        try ContainerFiles.write(hostname + "\n", to: directory + "/hostname")
+        try ContainerFiles.write(resolv, to: directory + "/resolv.conf")
+    }
+}
