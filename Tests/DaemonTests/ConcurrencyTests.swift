@@ -55,7 +55,10 @@ import Testing
     @Test func concurrentNetworkCreatesWithOneNameHaveOneWinner() async throws {
         try await withDaemon { daemon in
             let outcomes = await withTaskGroup(of: ErrorCode?.self) { group in
-                for _ in 0..<20 { group.addTask { await errorCode { try await daemon.network("racy") } } }
+                // Distinct subnets: only the name can make them collide.
+                for index in 0..<20 {
+                    group.addTask { await errorCode { try await daemon.network("racy", subnet: "10.80.\(index).0/24") } }
+                }
                 return await group.reduce(into: []) { $0.append($1) }
             }
             #expect(outcomes.filter { $0 == nil }.count == 1)

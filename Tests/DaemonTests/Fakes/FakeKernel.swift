@@ -168,6 +168,10 @@ final class FakeKernel: LinkService {
         try state.withLock { state throws(BerthError) in
             guard state.sandboxes[sandboxPath] != nil else { throw BerthError(.kernel, "no sandbox \(sandboxPath)") }
             guard state.bridges[interface.bridgeName] != nil else { throw BerthError(.kernel, "no bridge \(interface.bridgeName)") }
+            // As the kernel: one name per namespace, also while the old link is being deleted.
+            guard !(state.sandboxes[sandboxPath] ?? []).contains(where: { $0.containerName == interface.containerName }) else {
+                throw BerthError(.kernel, "\(interface.containerName) exists in \(sandboxPath)")
+            }
             state.sandboxes[sandboxPath]?.append(interface)
             state.hostPorts[interface.hostName] = interface.bridgeName
         }
