@@ -96,6 +96,11 @@ let package = Package(
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "BerthCore", "Netlink"]),
         .testTarget(name: "EtcdTests", dependencies: ["Etcd", "BerthCore"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "BerthCore"]),
+        // The controller over fakes of the kernel, nftables and runc: runs unprivileged.
+        .testTarget(name: "DaemonTests", dependencies: [
+            "Daemon", "BerthCore", "Drivers", "Firewall", "ContainerRuntime", "DockerAPI", "IPAM", "Store",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

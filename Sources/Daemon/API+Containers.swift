@@ -247,7 +247,7 @@ extension Controller {
         let running = containers.values.filter(\.isRunning).count
         return InfoResponse(
             id: daemonID, name: ProcessInfo.processInfo.hostName, containers: containers.count, running: running,
-            stopped: containers.count - running, images: runtime.images.list().count, rootDir: configuration.root,
+            stopped: containers.count - running, images: runtime.listImages().count, rootDir: configuration.root,
             version: configuration.version, kernel: SystemFacts.kernel, arch: SystemFacts.architecture,
             cpus: ProcessInfo.processInfo.activeProcessorCount, memory: Int64(ProcessInfo.processInfo.physicalMemory))
     }

@@ -37,13 +37,9 @@ extension Controller {
         exec.started = true
         exec.running = true
         execs[id] = exec
-        let runc = runtime.runc
-        let snapshot = exec
         do {
-            let process = try await runtime.offload {
-                try runc.exec(id: snapshot.containerID, args: snapshot.command, env: snapshot.environment,
-                              workingDirectory: snapshot.workingDirectory)
-            }
+            let process = try await runtime.exec(id: exec.containerID, args: exec.command, env: exec.environment,
+                                                 workingDirectory: exec.workingDirectory)
             execs[id]?.pid = process.pid
             return process
         } catch {

@@ -50,8 +50,7 @@ extension APIRoutes {
 
 extension Controller {
     func importImage(path: String, name: String) async throws -> ImageRecord {
-        let images = runtime.images
-        return try await runtime.offload { try images.importTarball(path: path, name: name) }
+        try await runtime.importImage(path: path, name: name)
     }
 
     func imageInspect(_ reference: String) throws -> [String: AnyCodable] {
@@ -69,7 +68,7 @@ extension Controller {
             throw BerthError.conflict("unable to remove image \(reference): it is used by container \(user.shortID)")
         }
         do {
-            let removal = try runtime.images.remove(reference: Runtime.localReference(reference), force: force)
+            let removal = try runtime.removeImage(reference: Runtime.localReference(reference), force: force)
             return removal.untagged.map { ImageDeleteItem(Untagged: $0) } + removal.deleted.map { ImageDeleteItem(Deleted: $0) }
         } catch {
             throw BerthError.wrap(error, "")

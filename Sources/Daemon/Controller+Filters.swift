@@ -21,7 +21,7 @@ extension Controller {
     /// `size=1`: SizeRw is what the container changed (its overlay upper directory),
     /// SizeRootFs that plus its image, as Docker's. The walk runs off the actor.
     func withSizes(_ list: [ContainerSummary]) async throws -> [ContainerSummary] {
-        let imageSizes = Dictionary(runtime.images.list().map { ($0.id, $0.size) }, uniquingKeysWith: { first, _ in first })
+        let imageSizes = Dictionary(runtime.listImages().map { ($0.id, $0.size) }, uniquingKeysWith: { first, _ in first })
         let directories = list.map { configuration.containerDir($0.Id) + "/upper" }
         let changed = try await runtime.offload { directories.map(ImageStore.diskUsage) }
         return zip(list, changed).map { summary, rw in
@@ -113,11 +113,11 @@ extension Controller {
         var deleted: [ImageDeleteItem] = []
         var reclaimed: Int64 = 0
         // berth's images carry no labels: a label term never holds, a label! term always does.
-        for image in runtime.images.list() where !used.contains(image.id) && (!danglingOnly || image.repoTags.isEmpty)
+        for image in runtime.listImages() where !used.contains(image.id) && (!danglingOnly || image.repoTags.isEmpty)
             && filter.matches(created: image.created, labels: [:]) {
-            let images = runtime.images
+            let runtime = self.runtime
             do {
-                let removal = try await runtime.offload { try images.remove(reference: image.id, force: true) }
+                let removal = try await runtime.offload { try runtime.removeImage(reference: image.id, force: true) }
                 deleted += removal.untagged.map { ImageDeleteItem(Untagged: $0) } + removal.deleted.map { ImageDeleteItem(Deleted: $0) }
                 let (sum, overflow) = reclaimed.addingReportingOverflow(image.size)
                 if !overflow { reclaimed = sum }
@@ -134,7 +134,7 @@ extension Controller {
         let filter = try ImageFilter(filters, legacyReference: legacyReference) { (reference: String) throws(BerthError) -> Date in
             try images.image(reference).record.created
         }
-        return runtime.images.list()
+        return runtime.listImages()
             .filter { filter.matches(repoTags: $0.repoTags, created: $0.created, labels: [:]) }
             .map { image in
                 ImageSummary(Id: image.id, RepoTags: image.repoTags, Created: Int64(image.created.timeIntervalSince1970),

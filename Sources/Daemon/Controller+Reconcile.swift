@@ -62,8 +62,7 @@ extension Controller {
     private func removeLeftovers() async {
         let running = containers.values.filter(\.isRunning)
         let runningIDs = Set(running.map(\.id))
-        let runc = runtime.runc
-        let known = (try? await runtime.offload { try runc.list() }) ?? []
+        let known = (try? await runtime.listContainers()) ?? []
         let unrecorded = known.filter { containers[$0] == nil }
         let removeUnrecorded = configuration.stateRecovery == .removeUnrecorded
         let keepUnowned = !unrecorded.isEmpty && !removeUnrecorded

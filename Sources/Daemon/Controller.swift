@@ -18,9 +18,9 @@ import Store
 actor Controller {
     let configuration: DaemonConfiguration
     let store: any KeyValueStore
-    let worker: NetworkWorker
-    let firewall: Firewall
-    let runtime: Runtime
+    let worker: any LinkService
+    let firewall: any FirewallService
+    let runtime: any RuntimeService
     let logger: Logger
     let daemonID: String
     /// The embedded DNS server (nil when disabled).
@@ -54,8 +54,8 @@ actor Controller {
     let eventSink: AsyncStream<ControllerEvent>.Continuation
     var eventHandler: Task<Void, Never>?
 
-    init(configuration: DaemonConfiguration, store: any KeyValueStore, worker: NetworkWorker, firewall: Firewall,
-         runtime: Runtime, logger: Logger, daemonID: String, dns: DNSServer?, cluster: ClusterStore? = nil) {
+    init(configuration: DaemonConfiguration, store: any KeyValueStore, worker: any LinkService, firewall: any FirewallService,
+         runtime: any RuntimeService, logger: Logger, daemonID: String, dns: DNSServer?, cluster: ClusterStore? = nil) {
         self.configuration = configuration
         self.store = store
         self.worker = worker

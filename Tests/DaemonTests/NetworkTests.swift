@@ -1,0 +1,157 @@
+import BerthCore
+@testable import Daemon
+import DockerAPI
+import Foundation
+import Testing
+
+/// network create / inspect / remove through the controller's API entry points.
+@Suite struct NetworkTests {
+    @Test func bootstrapMakesTheDefaultBridgeFromTheFirstPool() async throws {
+        try await withDaemon { daemon in
+            let names = await daemon.controller.listNetworks().map(\.name).sorted()
+            #expect(names == ["bridge", "host", "none"])
+            let bridge = try await daemon.controller.networkResource(reference: "bridge")
+            #expect(bridge.IPAM.Config?.first?.Subnet == "172.17.0.0/16")
+            #expect(bridge.IPAM.Config?.first?.Gateway == "172.17.0.1")
+            let device = daemon.kernel.snapshot.bridges[daemon.configuration.bridgeName]
+            #expect(device?.gateway.description == "172.17.0.1/16")
+            #expect(daemon.firewall.snapshot.started)
+            #expect(daemon.firewall.snapshot.networks[daemon.configuration.bridgeName] != nil)
+        }
+    }
+
+    @Test func defaultPoolSkipsWhatTheHostUses() async throws {
+        try await withDaemon(prepare: { $0.addHostPrefix(IPv4Network("172.17.5.0/24")!) }) { daemon in
+            let bridge = try await daemon.controller.networkResource(reference: "bridge")
+            #expect(bridge.IPAM.Config?.first?.Subnet == "172.18.0.0/16")
+            let user = try await daemon.network("n1")
+            #expect(user.subnet == "172.19.0.0/16")
+        }
+    }
+
+    @Test func userNetworkGetsTheNextPoolABridgeRulesAndIsolation() async throws {
+        try await withDaemon { daemon in
+            let record = try await daemon.network("n1")
+            #expect(record.subnet == "172.18.0.0/16")
+            #expect(record.gateway == "172.18.0.1")
+            let bridge = try #require(record.bridgeName)
+            #expect(bridge == "br-" + record.id.prefix(12))
+            #expect(daemon.kernel.snapshot.bridges[bridge]?.gateway.description == "172.18.0.1/16")
+            #expect(daemon.firewall.snapshot.networks[bridge]?.masquerade == true)
+            #expect(daemon.kernel.snapshot.isolated[bridge] != nil)
+            #expect(try daemon.storedNetworks().contains(StoreKeys.network(record.id)))
+        }
+    }
+
+    @Test func explicitSubnetGatewayAndRangeAreKeptAndUsed() async throws {
+        try await withDaemon { daemon in
+            try await daemon.network("n1", subnet: "10.20.0.0/16", gateway: "10.20.0.254", ipRange: "10.20.5.0/24")
+            let resource = try await daemon.controller.networkResource(reference: "n1")
+            let pool = try #require(resource.IPAM.Config?.first)
+            #expect(pool.Subnet == "10.20.0.0/16")
+            #expect(pool.Gateway == "10.20.0.254")
+            #expect(pool.IPRange == "10.20.5.0/24")
+            let id = try await daemon.run(network: "n1")
+            // The range's first address, as Docker (and the integration test) hand it out.
+            #expect(try await daemon.address(id) == "10.20.5.0")
+            #expect(try await daemon.inspect(id).NetworkSettings.Networks["n1"]?.Gateway == "10.20.0.254")
+        }
+    }
+
+    @Test func overlappingSubnetIsRefusedBeforeTheKernelIsTouched() async throws {
+        try await withDaemon { daemon in
+            try await daemon.network("n1", subnet: "10.30.0.0/16")
+            let bridgesBefore = daemon.kernel.calls("ensureBridge")
+            let code = await errorCode { try await daemon.network("n2", subnet: "10.30.128.0/24") }
+            #expect(code == .conflict)
+            #expect(daemon.kernel.calls("ensureBridge") == bridgesBefore)
+            #expect(await daemon.controller.listNetworks().count == 4)
+        }
+    }
+
+    @Test func subnetOverlappingTheHostIsRefused() async throws {
+        try await withDaemon(prepare: { $0.addHostPrefix(IPv4Network("192.168.1.0/24")!) }) { daemon in
+            let code = await errorCode { try await daemon.network("n1", subnet: "192.168.0.0/16") }
+            #expect(code == .conflict)
+            #expect(daemon.kernel.snapshot.bridges.count == 1)
+        }
+    }
+
+    @Test func duplicateNameIsAConflict() async throws {
+        try await withDaemon { daemon in
+            try await daemon.network("n1")
+            #expect(await errorCode { try await daemon.network("n1") } == .conflict)
+            #expect(await errorCode { try await daemon.network("bridge") } == .conflict)
+        }
+    }
+
+    @Test(arguments: ["bridge", "host", "none"])
+    func predefinedNetworksCannotBeRemoved(name: String) async throws {
+        try await withDaemon { daemon in
+            #expect(await errorCode { try await daemon.controller.removeNetwork(name) } == .conflict)
+            #expect(await daemon.controller.listNetworks().contains { $0.name == name })
+        }
+    }
+
+    @Test func networkWithAContainerCannotBeRemovedUntilItIsGone() async throws {
+        try await withDaemon { daemon in
+            let record = try await daemon.network("n1")
+            let bridge = try #require(record.bridgeName)
+            let id = try await daemon.run("c1", network: "n1")
+            #expect(await errorCode { try await daemon.controller.removeNetwork("n1") } == .conflict)
+            #expect(daemon.kernel.snapshot.bridges[bridge] != nil)
+            try await daemon.controller.removeContainer(id, force: true)
+            try await daemon.controller.removeNetwork("n1")
+            #expect(daemon.kernel.snapshot.bridges[bridge] == nil)
+            #expect(daemon.kernel.snapshot.isolated[bridge] == nil)
+            #expect(daemon.firewall.snapshot.networks[bridge] == nil)
+            #expect(try !daemon.storedNetworks().contains(StoreKeys.network(record.id)))
+            #expect(await errorCode { try await daemon.controller.removeNetwork("n1") } == .notFound)
+        }
+    }
+
+    @Test func inspectListsAttachedContainers() async throws {
+        try await withDaemon { daemon in
+            try await daemon.network("n1", subnet: "10.40.0.0/24")
+            let id = try await daemon.run("c1", network: "n1")
+            let resource = try await daemon.controller.networkResource(reference: "n1")
+            #expect(resource.Containers[id]?.Name == "c1")
+            #expect(resource.Containers[id]?.IPv4Address == "10.40.0.2/24")
+        }
+    }
+
+    @Test func failedBridgeCreationLeavesNoRecordAndFreesTheSubnet() async throws {
+        try await withDaemon { daemon in
+            daemon.kernel.fail("ensureBridge")
+            let code = await errorCode { try await daemon.network("n1", subnet: "10.50.0.0/24") }
+            #expect(code == .kernel)
+            #expect(try daemon.storedNetworks().count == 3)
+            #expect(await !daemon.controller.listNetworks().contains { $0.name == "n1" })
+            // Neither name nor subnet is held: the same create works now.
+            let record = try await daemon.network("n1", subnet: "10.50.0.0/24")
+            #expect(record.subnet == "10.50.0.0/24")
+        }
+    }
+
+    @Test func failedFirewallRulesRemoveTheBridgeTheRequestMade() async throws {
+        try await withDaemon { daemon in
+            daemon.firewall.fail("addNetwork")
+            #expect(await errorCode { try await daemon.network("n1", subnet: "10.60.0.0/24") } == .kernel)
+            #expect(daemon.kernel.snapshot.bridges.count == 1)
+            #expect(daemon.kernel.calls("removeBridge") == 1)
+            #expect(try daemon.storedNetworks().count == 3)
+            try await daemon.network("n1", subnet: "10.60.0.0/24")
+        }
+    }
+
+    @Test func failedIsolationUndoesRulesAndBridge() async throws {
+        try await withDaemon { daemon in
+            daemon.kernel.fail("isolate")
+            #expect(await errorCode { try await daemon.network("n1", subnet: "10.70.0.0/24") } == .kernel)
+            #expect(daemon.kernel.snapshot.bridges.count == 1)
+            #expect(daemon.firewall.snapshot.networks.count == 1)
+            let stored = try daemon.storedNetworks()
+            #expect(stored.count == 3)
+        }
+    }
+}
