@@ -79,7 +79,7 @@ import Testing
             let outcomes = await withTaskGroup(of: Result<String?, BerthError>.self) { group in
                 for index in 0..<8 {
                     group.addTask {
-                        do { return .success(try await daemon.network("n\(index)").subnet) } catch let error as BerthError {
+                        do { return .success(try await daemon.network("n\(index)").subnet?.description) } catch let error as BerthError {
                             return .failure(error)
                         } catch { return .failure(BerthError(.internal, "\(error)")) }
                     }

@@ -25,15 +25,15 @@ import Testing
             let bridge = try await daemon.controller.networkResource(reference: "bridge")
             #expect(bridge.IPAM.Config?.first?.Subnet == "172.18.0.0/16")
             let user = try await daemon.network("n1")
-            #expect(user.subnet == "172.19.0.0/16")
+            #expect(user.subnet?.description == "172.19.0.0/16")
         }
     }
 
     @Test func userNetworkGetsTheNextPoolABridgeRulesAndIsolation() async throws {
         try await withDaemon { daemon in
             let record = try await daemon.network("n1")
-            #expect(record.subnet == "172.18.0.0/16")
-            #expect(record.gateway == "172.18.0.1")
+            #expect(record.subnet?.description == "172.18.0.0/16")
+            #expect(record.gateway?.description == "172.18.0.1")
             let bridge = try #require(record.bridgeName)
             #expect(bridge == "br-" + record.id.prefix(12))
             #expect(daemon.kernel.snapshot.bridges[bridge]?.gateway.description == "172.18.0.1/16")
@@ -129,7 +129,7 @@ import Testing
             #expect(await !daemon.controller.listNetworks().contains { $0.name == "n1" })
             // Neither name nor subnet is held: the same create works now.
             let record = try await daemon.network("n1", subnet: "10.50.0.0/24")
-            #expect(record.subnet == "10.50.0.0/24")
+            #expect(record.subnet?.description == "10.50.0.0/24")
         }
     }
 
