@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
+        // SHA-256 for image IDs (3.x: the line the local package set and CI have).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Value types shared by every layer: addresses, prefixes, MACs, the error type.
@@ -31,7 +33,9 @@ let package = Package(
         // Key-value store with revisions and compare-and-swap; the embedded one is SQLite.
         .target(name: "Store", dependencies: ["BerthCore", "CSQLite"]),
         // Images, root filesystems, OCI bundles, runc, and watching container processes.
-        .target(name: "ContainerRuntime", dependencies: ["BerthCore", "CLinux", "Threads"]),
+        .target(name: "ContainerRuntime", dependencies: [
+            "BerthCore", "CLinux", "Threads", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // HTTP/1.1 over unix sockets (server with router, client) on SwiftNIO.
         .target(name: "HTTPUnix", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
