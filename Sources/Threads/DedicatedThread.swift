@@ -14,6 +14,7 @@ import Synchronization
 /// An optional `idle` step runs after every batch of jobs and again once the delay it
 /// returns has passed without jobs (nil: only after the next job), for work that polls
 /// the kernel.
+///
 /// Releasing the last reference ends the thread after the jobs already queued.
 public final class DedicatedThread<Context>: Sendable {
     private let core: Core<Context>
