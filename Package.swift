@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
+        // SHA-256 for image IDs (3.x: the line the local package set and CI have).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Value types shared by every layer: addresses, prefixes, MACs, the error type.
@@ -21,15 +23,19 @@ let package = Package(
         .target(name: "CLinux"),
         // rtnetlink spoken directly: socket, attribute (TLV) codec, link/address/route requests.
         .target(name: "Netlink", dependencies: ["BerthCore"]),
+        // A dedicated OS thread with a job queue, for state bound to one thread (namespaces).
+        .target(name: "Threads"),
         // Network namespace handles and the dedicated thread that enters them.
-        .target(name: "Namespaces", dependencies: ["BerthCore", "CLinux"]),
+        .target(name: "Namespaces", dependencies: ["BerthCore", "CLinux", "Threads"]),
         // Subnet pools and bitmap address allocation.
         .target(name: "IPAM", dependencies: ["BerthCore"]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         // Key-value store with revisions and compare-and-swap; the embedded one is SQLite.
         .target(name: "Store", dependencies: ["BerthCore", "CSQLite"]),
         // Images, root filesystems, OCI bundles, runc, and watching container processes.
-        .target(name: "ContainerRuntime", dependencies: ["BerthCore", "CLinux"]),
+        .target(name: "ContainerRuntime", dependencies: [
+            "BerthCore", "CLinux", "Threads", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // HTTP/1.1 over unix sockets (server with router, client) on SwiftNIO.
         .target(name: "HTTPUnix", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
@@ -65,7 +71,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Network drivers: bridge (and an overlay's bridge + VXLAN device), host, none, container.
-        .target(name: "Drivers", dependencies: ["BerthCore", "Netlink", "Namespaces", "IPAM"]),
+        .target(name: "Drivers", dependencies: ["BerthCore", "Netlink", "Namespaces", "IPAM", "Threads"]),
         // The controller and the Docker-compatible API routes.
         .target(name: "Daemon", dependencies: [
             "BerthCore", "Netlink", "Namespaces", "IPAM", "Store", "ContainerRuntime",
@@ -82,6 +88,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BerthCoreTests", dependencies: ["BerthCore"]),
+        .testTarget(name: "ThreadsTests", dependencies: ["Threads"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "BerthCore"]),
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "BerthCore"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),

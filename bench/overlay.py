@@ -1,6 +1,6 @@
 """Multi-host: a throwaway cluster for the `overlay` and `multihost` scenarios.
 
-As tests/integration/cluster.py builds it: an underlay namespace holding a bridge
+As integration/cluster.py builds it: an underlay namespace holding a bridge
 (10.99.0.0/24, MTU 1500) and one etcd member (10.99.0.201, data under the run's work
 directory); each node is a "host" namespace with an eth0 on that bridge. Two berthd nodes
 (10.99.0.1, .2) run in cluster mode; two dockerd 20.10 nodes (10.99.0.11, .12) run its

@@ -21,4 +21,4 @@ trap 'ip netns del "$probe" 2>/dev/null || true' EXIT
 ip netns exec "$probe" ip link set lo up
 BERTH_LIVE_RUNC=1 nsenter --net="/run/netns/$probe" swift test --skip-build --filter RuncLiveTests
 ip netns del "$probe"
-python3 -m pytest -q -p no:cacheprovider tests/integration
+python3 -m pytest -q -p no:cacheprovider integration

@@ -4,6 +4,7 @@ public enum ErrorCode: String, Sendable, Codable {
     case invalidArgument   // bad input: 400
     case notFound          // unknown object: 404
     case conflict          // name taken, object in use, state forbids: 409
+    case forbidden         // never allowed on this object (removing a pre-defined network): 403
     case exhausted         // a pool ran out: 500 with a message saying which
     case unavailable       // a dependency (daemon, runtime, store) is not reachable
     case kernel            // the kernel refused a request
@@ -38,6 +39,7 @@ public struct BerthError: Error, Sendable, CustomStringConvertible {
         case .invalidArgument: 400
         case .notFound: 404
         case .conflict: 409
+        case .forbidden: 403
         case .exhausted, .unavailable, .kernel, .internal: 500
         }
     }

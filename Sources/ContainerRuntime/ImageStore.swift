@@ -67,24 +67,13 @@ public final class ImageStore: Sendable {
     /// Re-importing identical bytes reuses the existing image and just adds the tag; a tag
     /// held by another image moves to this one, as `docker import` does.
     @discardableResult
-    /// The file's SHA-256 from coreutils' sha256sum: hundreds of MB/s, where the Swift
-    /// implementation managed about 1 MB/s in a debug build, which made a 64 MB import take a minute.
-    static func contentHash(ofFile path: String) throws -> String {
-        let result = try Command.run("/usr/bin/sha256sum", ["--", path])
-        let digest = String(decoding: result.stdout.prefix(64), as: UTF8.self)
-        guard result.status == 0, digest.count == 64, digest.allSatisfy(\.isHexDigit) else {
-            throw BerthError(.internal, "cannot hash \(path): \(result.diagnostic)")
-        }
-        return digest.lowercased()
-    }
-
     public func importTarball(path: String, name: String?, config: ImageConfig = ImageConfig()) throws -> ImageRecord {
         let reference = try name.flatMap { $0.isEmpty ? nil : try ImageReference(parsing: $0) }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
             throw BerthError.notFound("no such file: \(path)")
         }
-        let id = "sha256:" + (try Self.contentHash(ofFile: path))
+        let id = "sha256:" + (try ContentDigest.hex(ofFile: path))
 
         if let existing = try tagIfPresent(id: id, reference: reference) { return existing }
 

@@ -1,8 +1,7 @@
 import BerthCore
 import CLinux
-import Dispatch
-import Foundation
-import Synchronization
+import Glibc
+import Threads
 
 /// A mount namespace of the daemon's own, held by one thread, in which runc is started
 /// and container roots are mounted.
@@ -20,62 +19,39 @@ import Synchronization
 /// moment runc needs it and never appears in the host's table; runc joins a network
 /// namespace through the daemon's descriptor for it.
 public final class LaunchNamespace: Sendable {
-    private struct Job: @unchecked Sendable {
-        // @unchecked: created by one caller, run once on the thread while the caller waits.
-        let run: () -> Void
+    private struct State {
+        /// Set when trimming the table failed: every job then fails with it.
+        var trimError: BerthError?
     }
 
-    private let jobs = Mutex<[Job]>([])
-    private let wakeup = DispatchSemaphore(value: 0)
-    /// Set when trimming the table failed: every job then fails with it.
-    private let trimError = Mutex<BerthError?>(nil)
+    private let thread: DedicatedThread<State>
 
     /// Starts the thread and moves it into a new, private mount namespace, then trims it
     /// to `plan`. Only entering is waited for: trimming (a few milliseconds per thousand
     /// mounts on the host) goes on while the daemon starts, and jobs wait behind it.
     public init(plan: MountPlan) throws(BerthError) {
-        let ready = DispatchSemaphore(value: 0)
-        let startError = Mutex<BerthError?>(nil)
-        let thread = Thread { [self] in
-            // Named from inside: the thread's name in /proc (comm) is what tools and tests see.
-            Thread.current.name = "berth-launch"
-            if let error = Self.enterNewNamespace() {
-                startError.withLock { $0 = error }
-                ready.signal()
-                return
-            }
-            ready.signal()
-            if let error = Self.trim(to: plan) { self.trimError.withLock { $0 = error } }
-            while true {
-                self.wakeup.wait()
-                let job = self.jobs.withLock { $0.isEmpty ? nil : $0.removeFirst() }
-                job?.run()
-            }
+        do {
+            // The thread's name in /proc (comm) is what tools and tests see.
+            thread = try DedicatedThread(name: "berth-launch", makeContext: {
+                if let error = Self.enterNewNamespace() { throw error }
+                return State()
+            })
+        } catch let error as BerthError {
+            throw error
+        } catch {
+            throw BerthError(.internal, "cannot start the launch namespace's thread", cause: error)
         }
-        thread.start()
-        ready.wait()
-        if let error = startError.withLock({ $0 }) { throw error }
+        // The first job: every later one runs after it.
+        thread.submit { state in state.trimError = Self.trim(to: plan) }
     }
 
     /// Runs `body` on the namespace's thread; the caller blocks until it is done. Meant for
     /// short work (a mount, a posix_spawn): one job runs at a time.
     public func perform<T>(_ body: @escaping () throws -> T) throws -> T {
-        let done = DispatchSemaphore(value: 0)
-        // Written on the thread before `done` is signalled, read here only after.
-        nonisolated(unsafe) var outcome: Result<T, any Error>?
-        let job = Job { [self] in
-            if let error = self.trimError.withLock({ $0 }) {
-                outcome = .failure(error)
-            } else {
-                outcome = Result { try body() }
-            }
-            done.signal()
+        try thread.perform { state in
+            if let error = state.trimError { throw error }
+            return try body()
         }
-        jobs.withLock { $0.append(job) }
-        wakeup.signal()
-        done.wait()
-        guard let outcome else { throw BerthError(.internal, "launch namespace job finished without a result") }
-        return try outcome.get()
     }
 
     private static func enterNewNamespace() -> BerthError? {

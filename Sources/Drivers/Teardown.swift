@@ -1,9 +1,6 @@
 import BerthCore
-import Dispatch
-import Glibc
-import Namespaces
 import Netlink
-import Synchronization
+import Threads
 
 /// Finishes container network teardowns off the caller's path, on a thread of its own
 /// with its own netlink socket in the daemon's namespace (it never switches namespace),
@@ -25,82 +22,77 @@ final class TeardownThread: Sendable {
         var done: @Sendable () -> Void
     }
 
-    private let incoming = Mutex<[Job]>([])
-    private let wakeup = DispatchSemaphore(value: 0)
     /// How long the kernel gets to destroy a dropped namespace before its links are
     /// deleted explicitly.
     static let deadline = Duration.seconds(2)
 
+    // Submitting a job only records it; the watching is the thread's idle step, which
+    // runs after each batch of submissions and again after the delay it asks for. So
+    // one loop serves every waiting teardown, and a burst of them costs one pass.
+    private let thread: DedicatedThread<Teardowns>
+
     init() throws(BerthError) {
-        let ready = DispatchSemaphore(value: 0)
-        let failure = Mutex<BerthError?>(nil)
-        let box = Unchecked(self)
-        let thread = Thread {
-            let netlink: RouteNetlink
-            do {
-                netlink = try RouteNetlink()
-            } catch {
-                failure.withLock { $0 = BerthError.wrap(error, "starting the teardown thread") }
-                ready.signal()
-                return
-            }
-            ready.signal()
-            box.value.loop(netlink)
+        do {
+            thread = try DedicatedThread(name: "berth-teardown",
+                                         makeContext: { Teardowns(netlink: try RouteNetlink()) },
+                                         idle: { $0.poll() })
+        } catch {
+            throw BerthError.wrap(error, "starting the teardown thread")
         }
-        thread.start()
-        ready.wait()
-        if let error = failure.withLock({ $0 }) { throw error }
     }
 
     func submit(_ job: Job) {
-        incoming.withLock { $0.append(job) }
-        wakeup.signal()
+        thread.submit { $0.accept(job) }
     }
+}
 
-    private struct Pending {
-        var job: Job
+/// The teardown thread's state: its netlink socket and the teardowns still waiting.
+private struct Teardowns {
+    let netlink: RouteNetlink
+    var pending: [Pending] = []
+
+    struct Pending {
+        var job: TeardownThread.Job
         var remaining: [String]
         var deadline: ContinuousClock.Instant
     }
 
-    private func loop(_ netlink: RouteNetlink) {
-        var pending: [Pending] = []
-        while true {
-            if pending.isEmpty {
-                wakeup.wait()
-            } else {
-                // Checking costs one RTM_GETLINK per link: look less often when many wait.
-                let micros = 2_000 + 20 * pending.count
-                _ = wakeup.wait(timeout: .now() + .microseconds(micros))
-            }
-            for job in incoming.withLock({ jobs in defer { jobs = [] }; return jobs }) {
-                if job.namespaceDropped {
-                    pending.append(Pending(job: job, remaining: job.links, deadline: .now + Self.deadline))
-                } else {
-                    // The peer's namespace lives on (network disconnect): delete the pair.
-                    for name in job.links { Self.delete(name, netlink) }
-                    job.done()
-                }
-            }
-            let now = ContinuousClock.now
-            pending = pending.compactMap { entry in
-                var entry = entry
-                // A failed lookup counts as present: the deadline still ends the wait.
-                entry.remaining.removeAll { name in
-                    do { return try netlink.link(named: name) == nil } catch { return false }
-                }
-                if !entry.remaining.isEmpty && now >= entry.deadline {
-                    for name in entry.remaining { Self.delete(name, netlink) }
-                    entry.remaining = []
-                }
-                if entry.remaining.isEmpty {
-                    entry.job.done()
-                    return nil
-                }
-                return entry
-            }
+    mutating func accept(_ job: TeardownThread.Job) {
+        if job.namespaceDropped {
+            pending.append(Pending(job: job, remaining: job.links, deadline: .now + TeardownThread.deadline))
+        } else {
+            // The peer's namespace lives on (network disconnect): delete the pair.
+            for name in job.links { delete(name) }
+            job.done()
         }
     }
+
+    /// Finishes the teardowns whose links are gone or past their deadline, and says when
+    /// to look again (nil: nothing waits).
+    mutating func poll() -> Duration? {
+        let now = ContinuousClock.now
+        let netlink = netlink
+        pending = pending.compactMap { entry in
+            var entry = entry
+            // A failed lookup counts as present: the deadline still ends the wait.
+            entry.remaining.removeAll { name in
+                do { return try netlink.link(named: name) == nil } catch { return false }
+            }
+            if !entry.remaining.isEmpty && now >= entry.deadline {
+                for name in entry.remaining { Self.delete(name, netlink) }
+                entry.remaining = []
+            }
+            if entry.remaining.isEmpty {
+                entry.job.done()
+                return nil
+            }
+            return entry
+        }
+        // Checking costs one RTM_GETLINK per link: look less often when many wait.
+        return pending.isEmpty ? nil : .microseconds(2_000 + 20 * pending.count)
+    }
+
+    private func delete(_ name: String) { Self.delete(name, netlink) }
 
     private static func delete(_ name: String, _ netlink: RouteNetlink) {
         // ENODEV: already gone. Anything else is left to reconciliation at the next start.

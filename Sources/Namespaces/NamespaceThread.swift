@@ -1,25 +1,17 @@
 import BerthCore
-import Dispatch
 import CLinux
 import Glibc
 import Synchronization
+import Threads
 
 /// One OS thread that does all network-namespace work, so a `setns` never happens on a
 /// thread shared with the Swift concurrency pool and never spans an `await`.
 ///
 /// The thread owns a `Context` (typically netlink sockets) created on it at start; jobs
 /// receive it, and it never leaves the thread. Every job starts and ends in the thread's
-/// home namespace: `NamespaceScope.enter` restores it even when the job throws.
-public final class NamespaceThread<Context>: @unchecked Sendable {
-    // @unchecked: `context` is only touched on `thread`; the job queue is behind a Mutex.
-    private struct Job: @unchecked Sendable {
-        // @unchecked: a job is created by one caller and run once on the thread.
-        let run: () -> Void
-    }
-
-    private let queue = Mutex<[Job]>([])
-    private let wakeup = DispatchSemaphore(value: 0)
-    private var context: Context?
+/// home namespace: `NamespaceScope.inside` restores it even when the job throws.
+public final class NamespaceThread<Context>: Sendable {
+    private let thread: DedicatedThread<Context>
     private let homeNamespace: Int32
     private let poisoned = Atomic<Bool>(false)
 
@@ -29,76 +21,37 @@ public final class NamespaceThread<Context>: @unchecked Sendable {
         guard home >= 0 else {
             throw BerthError(.internal, "cannot open the daemon's network namespace: \(errnoText())")
         }
+        do {
+            thread = try DedicatedThread(name: name, makeContext: makeContext)
+        } catch {
+            close(home)
+            throw BerthError.wrap(error, "starting \(name)")
+        }
         homeNamespace = home
-        let ready = DispatchSemaphore(value: 0)
-        let startError = Mutex<BerthError?>(nil)
-        let box = Unchecked(self)
-        let thread = Thread {
-            let owner = box.value
-            do {
-                owner.context = try makeContext()
-            } catch {
-                startError.withLock { $0 = BerthError.wrap(error, "starting \(name)") }
-                ready.signal()
-                return
-            }
-            ready.signal()
-            owner.loop()
-        }
-        thread.start()
-        ready.wait()
-        if let error = startError.withLock({ $0 }) { throw error }
-    }
-
-    private func loop() {
-        while true {
-            wakeup.wait()
-            let job = queue.withLock { $0.isEmpty ? nil : $0.removeFirst() }
-            job?.run()
-        }
     }
 
     /// Runs `body` on the namespace thread and returns its result.
     public func run<T: Sendable>(_ body: @escaping @Sendable (borrowing NamespaceScope<Context>) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            submit { self.execute(body) { continuation.resume(with: $0) } }
-        }
+        try await thread.run { context in try self.execute(context, body) }
     }
 
     /// Runs `body` on the namespace thread and blocks the caller until it is done; for
     /// synchronous callers (start-up, tests).
     public func runBlocking<T: Sendable>(_ body: @escaping @Sendable (borrowing NamespaceScope<Context>) throws -> T) throws -> T {
-        let done = DispatchSemaphore(value: 0)
-        let result = Mutex<Result<T, any Error>?>(nil)
-        submit {
-            self.execute(body) { outcome in result.withLock { $0 = outcome } }
-            done.signal()
-        }
-        done.wait()
-        guard let outcome = result.withLock({ $0 }) else {
-            throw BerthError(.internal, "namespace job finished without a result")
-        }
-        return try outcome.get()
+        try thread.perform { context in try self.execute(context, body) }
     }
 
-    private func submit(_ work: @escaping () -> Void) {
-        let job = Job(run: work)
-        queue.withLock { $0.append(job) }
-        wakeup.signal()
-    }
-
-    private func execute<T>(_ body: (borrowing NamespaceScope<Context>) throws -> T, _ finish: (Result<T, any Error>) -> Void) {
-        guard !poisoned.load(ordering: .relaxed), let context else {
-            finish(.failure(BerthError(.internal, "the namespace thread lost its home namespace")))
-            return
+    private func execute<T>(_ context: Context, _ body: (borrowing NamespaceScope<Context>) throws -> T) throws -> T {
+        guard !poisoned.load(ordering: .relaxed) else {
+            throw BerthError(.internal, "the namespace thread lost its home namespace")
         }
-        let scope = NamespaceScope(context: context, home: homeNamespace)
-        let outcome = Result { try body(scope) }
         // Whatever the job did, the thread goes home before the next job.
-        if berth_setns(homeNamespace, berth_clone_newnet()) != 0 {
-            poisoned.store(true, ordering: .relaxed)
+        defer {
+            if berth_setns(homeNamespace, berth_clone_newnet()) != 0 {
+                poisoned.store(true, ordering: .relaxed)
+            }
         }
-        finish(outcome)
+        return try body(NamespaceScope(context: context, home: homeNamespace))
     }
 }
 

@@ -89,6 +89,7 @@ import Testing
         #expect(BerthError.notFound("x").httpStatus == 404)
         #expect(BerthError.invalid("x").httpStatus == 400)
         #expect(BerthError.conflict("x").httpStatus == 409)
+        #expect(BerthError(.forbidden, "x").httpStatus == 403)
         #expect(BerthError(.kernel, "x").httpStatus == 500)
     }
 }

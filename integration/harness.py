@@ -13,7 +13,7 @@ import subprocess
 import time
 import uuid
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BERTH_BIN", os.path.join(REPO, ".build", "debug"))
 BERTHD = os.path.join(BIN, "berthd")
 BERTH = os.path.join(BIN, "berth")
