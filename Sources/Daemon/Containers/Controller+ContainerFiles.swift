@@ -16,11 +16,13 @@ extension Controller {
             // container:NAME sees what the other container sees.
             let source = configuration.containerDir(sharedWith.id)
             for file in ["hosts", "hostname", "resolv.conf"] {
+                // The other container's file may be gone with it: an empty one then.
                 let text = (try? String(contentsOfFile: source + "/" + file, encoding: .utf8)) ?? ""
                 try ContainerFiles.write(text, to: directory + "/" + file)
             }
             return
         }
+        // A host without resolv.conf: the container gets only what berth and --dns give.
         let hostResolv = (try? String(contentsOfFile: configuration.resolvConfPath, encoding: .utf8)) ?? ""
         let resolv: String
         if let server = dnsServerAddress(for: endpoints) {

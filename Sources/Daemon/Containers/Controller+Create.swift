@@ -91,7 +91,10 @@ extension Controller {
         do {
             try save(record)
         } catch {
-            try? FileManager.default.removeItem(atPath: configuration.containerDir(id))
+            do { try FileManager.default.removeItem(atPath: configuration.containerDir(id)) } catch {
+                // Harmless: the next start's sweep removes directories no record knows.
+                logger.warning("cannot remove the directory of a container not created", metadata: ["id": .string(id), "error": .string("\(error)")])
+            }
             throw error
         }
         return record

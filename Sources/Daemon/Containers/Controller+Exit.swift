@@ -25,7 +25,12 @@ extension Controller {
         } else {
             releaseAddresses(endpoints)
         }
-        await runtime.destroy(id: id, directory: configuration.containerDir(id), removingRoot: false)
+        do {
+            try await runtime.destroy(id: id, directory: configuration.containerDir(id), removingRoot: false)
+        } catch {
+            // The process is gone; what runc or a mount kept is retried by the next start or rm.
+            logger.warning("container exit: cleanup incomplete", metadata: ["name": .string(record.name), "error": .string("\(error)")])
+        }
         guard var exited = containers[id] else { return }
         exited.state = .exited
         exited.exitCode = exitCode
@@ -53,6 +58,6 @@ extension Controller {
     }
 
     func logPath(_ reference: String) throws(BerthError) -> String {
-        configuration.containerDir(try container(reference).id) + "/" + Runtime.logFileName
+        configuration.containerDir(try container(reference).id) + "/" + RuncRuntime.logFileName
     }
 }

@@ -124,7 +124,7 @@ extension Controller {
         let process = try await runtime.launch(launch)
         undo.add("stop the process") {
             try? self.runtime.signal(id: record.id, pid: process.pid, signal: SIGKILL)  // already gone is fine
-            await self.runtime.destroy(id: record.id, directory: directory, removingRoot: false)
+            try await self.runtime.destroy(id: record.id, directory: directory, removingRoot: false)
         }
         return RunningContainer(pid: process.pid, pidStartTime: process.startTime, sandboxPath: sandboxPath,
                                 endpoints: endpoints, publishedPorts: published.isEmpty ? nil : published)

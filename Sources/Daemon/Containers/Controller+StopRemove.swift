@@ -20,10 +20,11 @@ extension Controller {
         guard record.isRunning else { return false }
         let seconds = max(0, timeout ?? record.config.StopTimeout ?? 10)
         if seconds > 0 {
+            // A process that is already gone fails the signal: the wait below sees it exited.
             try? runtime.signal(id: record.id, pid: record.pid, signal: SIGTERM)
             if await waitUntilStopped(record.id, timeout: .seconds(seconds)) { return try stopped(record) }
         }
-        try? runtime.signal(id: record.id, pid: record.pid, signal: SIGKILL)
+        try? runtime.signal(id: record.id, pid: record.pid, signal: SIGKILL)  // as above
         if await waitUntilStopped(record.id, timeout: .seconds(30)) { return try stopped(record) }
         throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
     }
@@ -65,8 +66,9 @@ extension Controller {
         let previous = current.state
         containers[record.id]?.state = .removing
         let directory = configuration.containerDir(record.id)
-        await runtime.destroy(id: record.id, directory: directory, removingRoot: true)
         do {
+            // runc's state first: what it fails to remove would keep the files busy.
+            try await runtime.destroy(id: record.id, directory: directory, removingRoot: true)
             try ContainerFiles.removeTree(directory)
             try store.delete(record.storeKey)
         } catch {

@@ -38,6 +38,7 @@ extension Controller {
         for attachment in record.attachments {
             for link in attachment.links {
                 let parts = link.split(separator: ":").map(String.init)
+                // A link to a container that is gone or stopped has no entry, as in Docker.
                 guard let targetName = parts.first, let target = try? container(targetName), target.isRunning else { continue }
                 guard let endpoint = target.endpoints.first(where: { $0.networkID == attachment.networkID }) ?? target.endpoints.first,
                       let address = endpoint.ipv4 else { continue }

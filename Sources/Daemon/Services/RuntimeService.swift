@@ -12,7 +12,7 @@ protocol RuntimeService: AnyObject, Sendable {
     func removeImage(reference: String, force: Bool) throws -> ImageRemoval
 
     func launch(_ spec: LaunchSpec) async throws -> LaunchedProcess
-    func destroy(id: String, directory: String, removingRoot: Bool) async
+    func destroy(id: String, directory: String, removingRoot: Bool) async throws(BerthError)
     func signal(id: String, pid: Int32, signal: Int32) throws
     /// `onExit` runs once with the exit code when the process is gone.
     func watch(pid: Int32, startTime: UInt64?, onExit: @escaping @Sendable (Int32) -> Void)
@@ -24,7 +24,7 @@ protocol RuntimeService: AnyObject, Sendable {
     func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T
 }
 
-extension Runtime: RuntimeService {
+extension RuncRuntime: RuntimeService {
     func listImages() -> [ImageRecord] { images.list() }
 
     func importImage(path: String, name: String) async throws -> ImageRecord {

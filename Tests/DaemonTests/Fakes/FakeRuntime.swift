@@ -67,7 +67,7 @@ final class FakeRuntime: RuntimeService {
     }
 
     func image(_ reference: String) throws(BerthError) -> ImageInfo {
-        let local = Runtime.localReference(reference)
+        let local = RuncRuntime.localReference(reference)
         let image = busybox
         let hex = image.id.dropFirst(7)
         guard ["busybox", "busybox:latest", image.id].contains(local) || (local.count >= 4 && hex.hasPrefix(local)) else {
@@ -100,7 +100,7 @@ final class FakeRuntime: RuntimeService {
         return LaunchedProcess(pid: pid, startTime: UInt64(pid) * 10)
     }
 
-    func destroy(id: String, directory: String, removingRoot: Bool) async {
+    func destroy(id: String, directory: String, removingRoot: Bool) async throws(BerthError) {
         state.withLock { state in
             state.destroyed.append((id, removingRoot))
             state.runcContainers.remove(id)

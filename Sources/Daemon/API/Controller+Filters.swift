@@ -35,7 +35,9 @@ extension Controller {
 
     func containerFilter(_ filters: Filters) throws(BerthError) -> ContainerFilter {
         let images = runtime
-        return try ContainerFilter(filters, imageID: { reference in (try? images.image(reference))?.record.id }) {
+        return try ContainerFilter(filters, imageID: { reference in
+            (try? images.image(reference))?.record.id  // an unknown image matches no container, as in Docker
+        }) {
             (reference: String) throws(BerthError) -> Date in
             let record = try container(reference)
             return Self.date(record.created) ?? .distantPast

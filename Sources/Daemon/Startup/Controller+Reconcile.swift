@@ -30,12 +30,17 @@ extension Controller {
             if let sandbox = record.sandboxPath, record.networkMode.ownsSandbox {
                 await worker.destroySandbox(path: sandbox, hostInterfaces: record.endpoints.map(\.hostInterface))
             }
-            await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id), removingRoot: false)
+            await cleanUp(record.id, removingRoot: false, why: "a container that died while the daemon was down")
             record.state = .exited
             record.exitCode = ProcessMonitor.unknownExitCode
             record.finishedAt = Self.timestamp()
             try save(record)
-            if record.hostConfig.AutoRemove ?? false { try? await removeContainer(record.id, force: true) }
+            if record.hostConfig.AutoRemove ?? false {
+                do { try await removeContainer(record.id, force: true) } catch {
+                    logger.warning("cannot auto-remove a container that died while the daemon was down",
+                                   metadata: ["name": .string(record.name), "error": .string("\(error)")])
+                }
+            }
         }
         try startFirewall()
         try await synchronizeIsolation()
@@ -62,15 +67,26 @@ extension Controller {
     private func removeLeftovers() async {
         let running = containers.values.filter(\.isRunning)
         let runningIDs = Set(running.map(\.id))
-        let known = (try? await runtime.listContainers()) ?? []
+        let known: [String]
+        let listed: Bool
+        do {
+            known = try await runtime.listContainers()
+            listed = true
+        } catch {
+            // Without runc's list nothing unowned can be told apart from a workload's.
+            logger.error("cannot list runc's containers; leaving everything unrecorded alone", metadata: ["error": .string("\(error)")])
+            known = []
+            listed = false
+        }
         let unrecorded = known.filter { containers[$0] == nil }
         let removeUnrecorded = configuration.stateRecovery == .removeUnrecorded
-        let keepUnowned = !unrecorded.isEmpty && !removeUnrecorded
+        let keepUnowned = !listed || (!unrecorded.isEmpty && !removeUnrecorded)
         if keepUnowned {
             logger.warning("runc containers without a record, and namespace files and bridge ports no record owns, are left untouched",
                            metadata: ["containers": .string(unrecorded.map { String($0.prefix(12)) }.joined(separator: ","))])
         }
         let ownedNamespaces = Set(running.compactMap(\.sandboxPath))
+        // No such directory: no namespace file to check.
         if !keepUnowned, let files = try? FileManager.default.contentsOfDirectory(atPath: configuration.netnsDir) {
             for file in files where !ownedNamespaces.contains(configuration.netnsDir + "/" + file) {
                 logger.info("removing a stray namespace file", metadata: ["file": .string(file)])
@@ -81,11 +97,15 @@ extension Controller {
             in: configuration.overlaysDir, keeping: Set(networks.values.filter(\.isOverlay).map(overlayNamespacePath)))
         let ownedLinks = Set(running.flatMap { $0.endpoints.map(\.hostInterface) } + networks.values.compactMap(\.vxlanName))
         let bridges = networks.values.compactMap(\.bridgeName)
-        if !keepUnowned, let ports = try? await worker.bridgePorts(bridges: bridges) {
-            let stray = ports.filter { !ownedLinks.contains($0) }
-            if !stray.isEmpty {
-                logger.info("removing stray bridge ports", metadata: ["links": .string(stray.joined(separator: ","))])
-                await worker.deleteLinks(stray)
+        if !keepUnowned {
+            do {
+                let stray = try await worker.bridgePorts(bridges: bridges).filter { !ownedLinks.contains($0) }
+                if !stray.isEmpty {
+                    logger.info("removing stray bridge ports", metadata: ["links": .string(stray.joined(separator: ","))])
+                    await worker.deleteLinks(stray)
+                }
+            } catch {
+                logger.warning("cannot list bridge ports; stray ones stay until the next start", metadata: ["error": .string("\(error)")])
             }
         }
         for id in known where !runningIDs.contains(id) {
@@ -94,15 +114,16 @@ extension Controller {
             // never heard it succeed. No record: only the user's --remove-unrecorded removes it.
             guard recorded || removeUnrecorded else { continue }
             logger.info("removing a stray runc container", metadata: ["id": .string(String(id.prefix(12)))])
+            // Already dead is what we want: the delete below is what must work.
             try? runtime.signal(id: id, pid: 0, signal: SIGKILL)
             // A recorded container keeps its changes for its next start, as after a stop.
-            await runtime.destroy(id: id, directory: configuration.containerDir(id), removingRoot: !recorded)
+            await cleanUp(id, removingRoot: !recorded, why: "a stray runc container")
         }
         if !keepUnowned { removeOrphanedContainerDirectories(runcKnows: Set(known)) }
         // Root filesystems of containers that are not running stay unmounted.
         for record in containers.values where !record.isRunning && !known.contains(record.id) {
             if RootFilesystem.isMounted(containerDir: configuration.containerDir(record.id)) {
-                await runtime.destroy(id: record.id, directory: configuration.containerDir(record.id), removingRoot: false)
+                await cleanUp(record.id, removingRoot: false, why: "a stopped container's mounted root")
             }
         }
     }
@@ -112,6 +133,7 @@ extension Controller {
     /// create. Only called once the state accounts for every runc container, so no such
     /// directory can belong to a workload; one still holding a mounted root is left alone.
     private func removeOrphanedContainerDirectories(runcKnows: Set<String>) {
+        // No containers directory: nothing orphaned.
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: configuration.containersDir) else { return }
         for id in entries where containers[id] == nil && !runcKnows.contains(id) && Identifiers.isFullID(id) {
             let directory = configuration.containerDir(id)
@@ -124,6 +146,16 @@ extension Controller {
             do { try ContainerFiles.removeTree(directory) } catch {
                 logger.error("cannot remove an unrecorded container directory", metadata: ["error": .string(error.description)])
             }
+        }
+    }
+
+    /// Start-up cleanup goes on past one container that cannot be cleaned; it is logged
+    /// and tried again at the next start.
+    private func cleanUp(_ id: String, removingRoot: Bool, why: String) async {
+        do {
+            try await runtime.destroy(id: id, directory: configuration.containerDir(id), removingRoot: removingRoot)
+        } catch {
+            logger.warning("cannot clean up \(why)", metadata: ["id": .string(String(id.prefix(12))), "error": .string("\(error)")])
         }
     }
 }

@@ -81,6 +81,7 @@ extension BerthDaemon {
         for key in audit.lostKeys {
             if key.hasPrefix(StoreKeys.containerPrefix) { lostContainers.insert(String(key.dropFirst(StoreKeys.containerPrefix.count))) }
             if key.hasPrefix(StoreKeys.networkPrefix), let bytes = store.copy(of: key),
+               // A copy that does not decode still counts as lost; only its name is unknown.
                let network = try? JSONDecoder().decode(NetworkRecord.self, from: Data(bytes)), !network.predefined {
                 lostNetworks.append(network.name)
             }

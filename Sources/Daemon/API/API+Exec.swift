@@ -90,6 +90,7 @@ extension APIRoutes {
                 }
                 return .hijacked { writer in
                     await withTaskGroup(of: Void.self) { group in
+                        // A client that went away ends the forwarding; the process runs on.
                         group.addTask { try? await forward(process.stdout, .stdout, writer) }
                         group.addTask { try? await forward(process.stderr, .stderr, writer) }
                     }

@@ -6,6 +6,7 @@ import Drivers
 import Etcd
 import Firewall
 import Foundation
+import Synchronization
 import HTTPUnix
 import Logging
 import Store
@@ -38,7 +39,7 @@ public final class BerthDaemon: Sendable {
         try checkState(store)
         let daemonID = try loadDaemonID(store)
         let worker = try NetworkWorker()
-        let runtime = try Runtime(configuration: configuration, daemonID: daemonID)
+        let runtime = try RuncRuntime(configuration: configuration, daemonID: daemonID)
         let dns = DNSServer(upstreams: Controller.upstreams(resolvConf: configuration.resolvConfPath))
         var cluster: ClusterStore?
         if let settings = configuration.cluster {
@@ -72,7 +73,7 @@ public final class BerthDaemon: Sendable {
 
         let trimmer = Task.detached(priority: .background) {
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(10))
+                try? await Task.sleep(for: .seconds(10))  // cancelled only at shutdown
                 berth_release_free_memory()
             }
         }
@@ -140,15 +141,20 @@ public final class BerthDaemon: Sendable {
         }
         // Bundles written before config.json was made 0600 (a running container's is not
         // written again until its next start).
+        // No directory yet (a first start): nothing to fix.
         for id in (try? FileManager.default.contentsOfDirectory(atPath: configuration.containersDir)) ?? [] {
             chmod(configuration.containerDir(id) + "/bundle/config.json", 0o600)
         }
         // Uploads a killed daemon was receiving (HTTPServer writes them as upload-*).
         for name in (try? FileManager.default.contentsOfDirectory(atPath: configuration.root)) ?? [] where name.hasPrefix("upload-") {
-            try? FileManager.default.removeItem(atPath: configuration.root + "/" + name)
+            do { try FileManager.default.removeItem(atPath: configuration.root + "/" + name) } catch {
+                logger.warning("cannot remove an interrupted upload", metadata: ["file": .string(name), "error": .string("\(error)")])
+            }
         }
         let socketDirectory = (configuration.socketPath as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true) } catch {
+            throw BerthError(.internal, "cannot create \(socketDirectory) for the API socket", cause: error)
+        }
     }
 
     private func loadDaemonID(_ store: any KeyValueStore) throws -> String {
@@ -194,19 +200,16 @@ public final class BerthDaemon: Sendable {
 }
 
 /// Resumes a continuation once, whichever signal comes first.
-private final class ResumeOnce: @unchecked Sendable {
-    // @unchecked: `continuation` is guarded by `lock`.
-    private var continuation: CheckedContinuation<Void, Never>?
-    private let lock = NSLock()
+private final class ResumeOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Void, Never>?>
 
-    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
+    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = Mutex(continuation) }
 
     func resume() {
-        lock.lock()
-        let pending = continuation
-        continuation = nil
-        lock.unlock()
-        pending?.resume()
+        continuation.withLock { pending in
+            pending?.resume()
+            pending = nil
+        }
     }
 }
 

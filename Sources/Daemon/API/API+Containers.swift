@@ -236,7 +236,7 @@ extension Controller {
             Id: record.id, Created: record.created, Path: record.command.first ?? "", Args: Array(record.command.dropFirst()),
             State: state, Image: record.imageID, ResolvConfPath: directory + "/resolv.conf",
             HostnamePath: directory + "/hostname", HostsPath: directory + "/hosts",
-            LogPath: directory + "/" + Runtime.logFileName, Name: "/" + record.name, HostConfig: record.hostConfig,
+            LogPath: directory + "/" + RuncRuntime.logFileName, Name: "/" + record.name, HostConfig: record.hostConfig,
             Config: config,
             NetworkSettings: NetworkSettings(SandboxID: record.sandboxPath.map { _ in record.id } ?? "",
                                              SandboxKey: record.sandboxPath ?? "", Ports: ports, primary: primary,

@@ -68,7 +68,7 @@ extension Controller {
             throw BerthError.conflict("unable to remove image \(reference): it is used by container \(user.shortID)")
         }
         do {
-            let removal = try runtime.removeImage(reference: Runtime.localReference(reference), force: force)
+            let removal = try runtime.removeImage(reference: RuncRuntime.localReference(reference), force: force)
             return removal.untagged.map { ImageDeleteItem(Untagged: $0) } + removal.deleted.map { ImageDeleteItem(Deleted: $0) }
         } catch {
             throw BerthError.wrap(error, "")

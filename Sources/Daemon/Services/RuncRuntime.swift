@@ -33,7 +33,7 @@ struct ImageInfo: Sendable {
 /// The container runtime as the controller sees it: images, runc, root filesystems and
 /// exit notifications. runc calls block for tens of milliseconds, so they run on a
 /// dispatch queue, never on the Swift concurrency pool.
-final class Runtime: Sendable {
+final class RuncRuntime: Sendable {
     static let logFileName = "container.log"
 
     let images: ImageStore
@@ -149,18 +149,35 @@ final class Runtime: Sendable {
     /// Forgets the runc container and makes sure its root is mounted nowhere in the host's
     /// table (a daemon before the launch namespace mounted it there). With `removingRoot`
     /// the root's directories go too (rm); without, the container's changes stay for its
-    /// next start, as in Docker. Best effort.
-    func destroy(id: String, directory: String, removingRoot: Bool) async {
+    /// next start, as in Docker. Both steps run whatever the first did; one error names
+    /// every one that failed.
+    func destroy(id: String, directory: String, removingRoot: Bool) async throws(BerthError) {
         let runc = self.runc
-        _ = try? await offload {
-            // Only when runc has state for it: a second `runc delete` (stop, then rm) would
-            // cost a process for nothing.
-            if FileManager.default.fileExists(atPath: runc.root + "/" + id) { try? runc.delete(id: id, force: true) }
-            if removingRoot {
-                try? RootFilesystem.release(containerDir: directory)
-            } else {
-                try? RootFilesystem.unmount(containerDir: directory)
+        let failures: [String]
+        do {
+            failures = try await offload {
+                var failures: [String] = []
+                // Only when runc has state for it: a second `runc delete` (stop, then rm)
+                // would cost a process for nothing.
+                if FileManager.default.fileExists(atPath: runc.root + "/" + id) {
+                    do { try runc.delete(id: id, force: true) } catch { failures.append("runc delete: \(error)") }
+                }
+                do {
+                    if removingRoot {
+                        try RootFilesystem.release(containerDir: directory)
+                    } else {
+                        try RootFilesystem.unmount(containerDir: directory)
+                    }
+                } catch {
+                    failures.append("\(removingRoot ? "removing" : "unmounting") the root filesystem: \(error)")
+                }
+                return failures
             }
+        } catch {
+            throw BerthError.wrap(error, "removing container \(id.prefix(12))")
+        }
+        guard failures.isEmpty else {
+            throw BerthError(.internal, "removing container \(id.prefix(12)): " + failures.joined(separator: "; "))
         }
     }
 
