@@ -36,8 +36,8 @@ extension Controller {
         exited.exitCode = exitCode
         exited.finishedAt = Self.timestamp()
         // The process is gone whether or not this write succeeds: the API must say so.
-        if let error = saveOrKeepInMemory(exited, doing: "container exit") { unrecordedExits[id] = error }
-        for waiter in exitWaiters.removeValue(forKey: id) ?? [] { waiter.resume(returning: exitCode) }
+        if let error = saveOrKeepInMemory(exited, doing: "container exit") { exitWaiters.exitNotRecorded(id, error) }
+        exitWaiters.resume(id, exitCode: exitCode)
         if exited.hostConfig.AutoRemove ?? false {
             do { try await removeContainer(id, force: true) } catch {
                 logger.error("cannot auto-remove container", metadata: ["id": .string(id), "error": .string("\(error)")])
@@ -53,7 +53,7 @@ extension Controller {
         case .created, .exited, .removing: return record.exitCode
         }
         return await withCheckedContinuation { continuation in
-            exitWaiters[record.id, default: []].append(continuation)
+            exitWaiters.add(record.id, continuation)
         }
     }
 

@@ -31,7 +31,7 @@ extension Controller {
 
     /// A stop that worked but whose record did not reach the disk says so.
     private func stopped(_ record: ContainerRecord) throws -> Bool {
-        if let error = unrecordedExits[record.id] {
+        if let error = exitWaiters.unrecordedExit(of: record.id) {
             throw BerthError(.internal, "container \(record.name) stopped, but its exit could not be recorded: \(error)")
         }
         return true
@@ -74,12 +74,12 @@ extension Controller {
         } catch {
             containers[record.id]?.state = previous
             // Anyone waiting for the removal gets the exit code now: the container stays exited.
-            for waiter in exitWaiters.removeValue(forKey: record.id) ?? [] { waiter.resume(returning: record.exitCode) }
+            exitWaiters.resume(record.id, exitCode: record.exitCode)
             throw BerthError(.internal, "cannot remove container \(record.name): \(error)")
         }
         forget(containerID: record.id)
-        unrecordedExits[record.id] = nil
-        for waiter in exitWaiters.removeValue(forKey: record.id) ?? [] { waiter.resume(returning: record.exitCode) }
+        exitWaiters.recorded(record.id)
+        exitWaiters.resume(record.id, exitCode: record.exitCode)
     }
 
     /// Saves a container's record; when the write fails (a full or read-only root) the

@@ -33,10 +33,7 @@ actor Controller {
     var allocators: [String: IPv4AddressAllocator] = [:]
     var allocators6: [String: IPv6AddressAllocator] = [:]
     var containers = ContainerTable()
-    /// Callers of `wait` per container.
-    var exitWaiters: [String: [CheckedContinuation<Int32, Never>]] = [:]
-    /// Exits the store could not record (a full or read-only root): `stop` reports them.
-    var unrecordedExits: [String: BerthError] = [:]
+    var exitWaiters = ExitWaiters()
     /// `exec` instances by ID.
     var execs: [String: ExecRecord] = [:]
     var networkTimings = NetworkTimings()
@@ -77,7 +74,7 @@ actor Controller {
 
     func save(_ container: ContainerRecord) throws(BerthError) {
         try store.put(container.storeKey, try encode(container))
-        unrecordedExits[container.id] = nil
+        exitWaiters.recorded(container.id)
         remember(container)
     }
 
