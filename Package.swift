@@ -96,6 +96,8 @@ let package = Package(
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "BerthCore", "Netlink"]),
         .testTarget(name: "EtcdTests", dependencies: ["Etcd", "BerthCore"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "BerthCore"]),
+        // The network drivers' pure parts: the registry's answers and option validation.
+        .testTarget(name: "DaemonDriverTests", dependencies: ["Daemon", "BerthCore", "DockerAPI"]),
     ],
     swiftLanguageModes: [.v6]
 )

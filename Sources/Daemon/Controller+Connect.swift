@@ -9,7 +9,7 @@ extension Controller {
                  afterTeardowns: Bool = false) async throws {
         let network = try network(reference)
         var record = try container(containerReference)
-        guard network.hasBridge else {
+        guard drivers.of(network).connectsContainers else {
             throw BerthError.invalid("cannot connect a container to the \(network.name) network (driver \(network.driver))")
         }
         guard record.networkMode.joinsNetworks else {
@@ -100,14 +100,8 @@ extension Controller {
         beginTeardown([endpoint])
         let id = record.id
         interfacesInTeardown[id, default: []].insert(endpoint.interfaceName)
-        if network.isOverlay {
-            // Its host end is in the overlay's namespace, which the teardown thread does not see.
-            try? await worker.detach(hostInterface: endpoint.hostInterface)
-            finishInterfaceTeardown(endpoint, container: id, started: started)
-        } else {
-            worker.releaseInterface(hostInterface: endpoint.hostInterface) { [weak self] in
-                Task { await self?.finishInterfaceTeardown(endpoint, container: id, started: started) }
-            }
+        await drivers.of(network).leave(endpoint) { [weak self] in
+            Task { await self?.finishInterfaceTeardown(endpoint, container: id, started: started) }
         }
         detachTimings.record(ContinuousClock.now - started)
     }

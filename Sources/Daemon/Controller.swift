@@ -66,9 +66,9 @@ actor Controller {
     let cluster: ClusterStore?
     /// Containers of other nodes on overlay networks, by their etcd key.
     var remoteEndpoints: [String: ClusterEndpoint] = [:]
-    /// The interface carrying this node's advertised address.
-    var underlay: Underlay?
     var clusterFollower: Task<Void, Never>?
+    /// The network drivers by name (NetworkDrivers/).
+    var drivers: DriverRegistry
 
     init(configuration: DaemonConfiguration, store: any KeyValueStore, worker: NetworkWorker, firewall: Firewall,
          runtime: Runtime, logger: Logger, daemonID: String, dns: DNSServer?, cluster: ClusterStore? = nil) {
@@ -81,6 +81,7 @@ actor Controller {
         self.daemonID = daemonID
         self.dns = dns
         self.cluster = cluster
+        drivers = DriverRegistry(configuration: configuration, worker: worker, firewall: firewall, cluster: cluster, logger: logger)
     }
 
     // MARK: persistence

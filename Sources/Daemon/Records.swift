@@ -6,7 +6,8 @@ import Firewall
 struct NetworkRecord: Codable, Sendable {
     var id: String
     var name: String
-    /// "bridge", "host" or "null" (Docker's name for the none driver).
+    /// The name of its driver in `DriverRegistry`: "bridge", "overlay", "host" or "null"
+    /// (Docker's name for the none driver).
     var driver: String
     var created: String
     var bridgeName: String?
@@ -33,15 +34,12 @@ struct NetworkRecord: Codable, Sendable {
     var userSubnet: Bool? = nil
 
     var storeKey: String { StoreKeys.network(id) }
-    /// Containers join it through a veth on a bridge of this node: bridge and overlay networks.
-    var hasBridge: Bool { driver == "bridge" || driver == "overlay" }
-    var isOverlay: Bool { driver == "overlay" }
 
     /// The same network on another bridge device (`berthd --bridge` changed between runs).
     func renamed(_ bridge: String) -> NetworkRecord {
         var copy = self
         copy.bridgeName = bridge
-        if copy.options[Controller.bridgeNameOption] != nil { copy.options[Controller.bridgeNameOption] = bridge }
+        if copy.options[DriverOptions.bridgeName] != nil { copy.options[DriverOptions.bridgeName] = bridge }
         return copy
     }
 }
