@@ -32,10 +32,14 @@ struct BridgeDriver: NetworkDriver {
     }
 
     func configure(_ network: inout NetworkRecord) throws(BerthError) {
-        network.mtu = try network.options[DriverOptions.mtu].map { text throws(BerthError) in try Self.mtu(text) } ?? defaultMTU
+        try Self.configure(&network, defaultMTU: defaultMTU)
+    }
+
+    static func configure(_ network: inout NetworkRecord, defaultMTU: Int) throws(BerthError) {
+        network.mtu = try network.options[DriverOptions.mtu].map { text throws(BerthError) in try mtu(text) } ?? defaultMTU
         let given = network.options[DriverOptions.bridgeName]
         let bridge = given ?? "br-" + network.id.prefix(12)
-        try Self.checkDeviceName(bridge)
+        try checkDeviceName(bridge)
         network.bridgeName = bridge
     }
 
@@ -68,7 +72,7 @@ struct BridgeDriver: NetworkDriver {
     /// existing link is taken only if it is berth's (see `BridgeClaim`).
     @discardableResult
     func ensureDevice(_ network: NetworkRecord, adopting: Bool) async throws -> Bool {
-        try await bridged.worker.ensureBridge(try bridged.bridgeSpec(network), claim: adopting ? .new : .recorded)
+        try await bridged.worker.ensureBridge(try BridgedNetwork.bridgeSpec(network), claim: adopting ? .new : .recorded)
     }
 
     /// Removes the bridge device alone, if it is berth's (marked).
@@ -91,11 +95,11 @@ struct BridgeDriver: NetworkDriver {
     }
 
     func firewallNetwork(_ network: NetworkRecord) -> FirewallNetwork? { bridged.firewallNetwork(network) }
-    func isolatedNetwork(_ network: NetworkRecord) -> IsolatedNetwork? { bridged.isolatedNetwork(network) }
+    func isolatedNetwork(_ network: NetworkRecord) -> IsolatedNetwork? { BridgedNetwork.isolatedNetwork(network) }
 
     func interfaceSpec(_ endpoint: EndpointRecord, on network: NetworkRecord, defaultRoute: Bool,
                        defaultRoute6: Bool) throws(BerthError) -> InterfaceSpec {
-        try bridged.interfaceSpec(endpoint, on: network, defaultRoute: defaultRoute, defaultRoute6: defaultRoute6)
+        try BridgedNetwork.interfaceSpec(endpoint, on: network, defaultRoute: defaultRoute, defaultRoute6: defaultRoute6)
     }
 
     /// The veth goes on the teardown thread; its address stays taken until `done`.

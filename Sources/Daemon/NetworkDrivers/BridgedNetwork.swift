@@ -14,15 +14,19 @@ struct BridgedNetwork: Sendable {
     let logger: Logger
 
     func firewallNetwork(_ network: NetworkRecord) -> FirewallNetwork? {
+        Self.firewallNetwork(network, ipMasquerade: ipMasquerade)
+    }
+
+    static func firewallNetwork(_ network: NetworkRecord, ipMasquerade: Bool) -> FirewallNetwork? {
         guard let bridge = network.bridgeName else { return nil }
         let masquerade = ipMasquerade && DriverOptions.flag(network.options[DriverOptions.masquerade]) != false
         return FirewallNetwork(bridge: bridge, masquerade: masquerade && !network.isInternal,
                                isInternal: network.isInternal, ipv6: network.subnet6 != nil,
-                               isolated: !Self.allowsInterContainer(network))
+                               isolated: !allowsInterContainer(network))
     }
 
     /// The interface a network's routed traffic arrives on and its subnets.
-    func isolatedNetwork(_ network: NetworkRecord) -> IsolatedNetwork? {
+    static func isolatedNetwork(_ network: NetworkRecord) -> IsolatedNetwork? {
         guard let interface = network.bridgeName else { return nil }
         var subnets: [RoutePrefix] = []
         if let subnet = network.subnet { subnets.append(RoutePrefix(subnet)) }
@@ -45,7 +49,7 @@ struct BridgedNetwork: Sendable {
                 try await firewall.addNetwork(rules)
                 rulesAdded = true
             }
-            if let isolated = isolatedNetwork(network) {
+            if let isolated = Self.isolatedNetwork(network) {
                 isolating = true
                 try await worker.isolate(isolated, exemptMark: Ruleset.publishedMark)
             }
@@ -71,14 +75,14 @@ struct BridgedNetwork: Sendable {
     }
 
     private func releaseIsolation(_ network: NetworkRecord) async {
-        guard let isolated = isolatedNetwork(network) else { return }
+        guard let isolated = Self.isolatedNetwork(network) else { return }
         do { try await worker.releaseIsolation(isolated, exemptMark: Ruleset.publishedMark) } catch {
             logger.warning("removing the network's routing rules failed", metadata: [
                 "network": .string(network.name), "error": .string("\(error)")])
         }
     }
 
-    func bridgeSpec(_ network: NetworkRecord) throws(BerthError) -> BridgeSpec {
+    static func bridgeSpec(_ network: NetworkRecord) throws(BerthError) -> BridgeSpec {
         guard let name = network.bridgeName, let subnet = network.subnet, let gateway = network.gateway else {
             throw BerthError(.internal, "network \(network.name) is missing its bridge settings")
         }
@@ -87,7 +91,7 @@ struct BridgedNetwork: Sendable {
     }
 
     /// A veth with its host end on the network's bridge.
-    func interfaceSpec(_ endpoint: EndpointRecord, on network: NetworkRecord, defaultRoute: Bool,
+    static func interfaceSpec(_ endpoint: EndpointRecord, on network: NetworkRecord, defaultRoute: Bool,
                        defaultRoute6: Bool) throws(BerthError) -> InterfaceSpec {
         guard let bridge = network.bridgeName, let address = endpoint.ipv4, let prefix = endpoint.prefixLength,
               let cidr = IPv4Network(address: address, prefixLength: prefix) else {
@@ -100,6 +104,6 @@ struct BridgedNetwork: Sendable {
             hostName: endpoint.hostInterface, containerName: endpoint.interfaceName, bridgeName: bridge, mac: endpoint.mac,
             address: cidr, gateway: defaultRoute ? endpoint.gateway : nil, address6: cidr6,
             gateway6: defaultRoute6 ? endpoint.gateway6 : nil, mtu: network.mtu,
-            portGroup: Self.allowsInterContainer(network) ? nil : Ruleset.isolatedPortGroup)
+            portGroup: allowsInterContainer(network) ? nil : Ruleset.isolatedPortGroup)
     }
 }

@@ -61,10 +61,14 @@ struct OverlayDriver: NetworkDriver {
     /// for the VXLAN headers on this node's underlay.
     func configure(_ network: inout NetworkRecord) throws(BerthError) {
         guard let underlay else { throw BerthError(.internal, "cluster mode without an underlay") }
+        Self.configure(&network, underlayMTU: underlay.mtu)
+    }
+
+    static func configure(_ network: inout NetworkRecord, underlayMTU: Int) {
         let shortID = String(network.id.prefix(12))
         network.bridgeName = "ov-" + shortID
         network.vxlanName = "vx-" + shortID
-        network.mtu = underlay.mtu - Self.overhead
+        network.mtu = underlayMTU - overhead
     }
 
     func namespacePath(_ network: NetworkRecord) -> String {
@@ -75,7 +79,7 @@ struct OverlayDriver: NetworkDriver {
         guard let cluster, let vni = network.vni, let vxlan = network.vxlanName else {
             throw BerthError(.internal, "network \(network.name) is missing its overlay settings")
         }
-        return OverlaySpec(bridge: try bridged.bridgeSpec(network), vxlanName: vxlan, vni: vni, local: cluster.node.address,
+        return OverlaySpec(bridge: try BridgedNetwork.bridgeSpec(network), vxlanName: vxlan, vni: vni, local: cluster.node.address,
                            namespacePath: namespacePath(network))
     }
 
@@ -113,11 +117,11 @@ struct OverlayDriver: NetworkDriver {
     }
 
     func firewallNetwork(_ network: NetworkRecord) -> FirewallNetwork? { bridged.firewallNetwork(network) }
-    func isolatedNetwork(_ network: NetworkRecord) -> IsolatedNetwork? { bridged.isolatedNetwork(network) }
+    func isolatedNetwork(_ network: NetworkRecord) -> IsolatedNetwork? { BridgedNetwork.isolatedNetwork(network) }
 
     func interfaceSpec(_ endpoint: EndpointRecord, on network: NetworkRecord, defaultRoute: Bool,
                        defaultRoute6: Bool) throws(BerthError) -> InterfaceSpec {
-        try bridged.interfaceSpec(endpoint, on: network, defaultRoute: defaultRoute, defaultRoute6: defaultRoute6)
+        try BridgedNetwork.interfaceSpec(endpoint, on: network, defaultRoute: defaultRoute, defaultRoute6: defaultRoute6)
     }
 
     /// The host end is in the overlay's namespace, which the teardown thread does not
