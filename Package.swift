@@ -108,6 +108,8 @@ let package = Package(
             "Daemon", "BerthCore", "Drivers", "Firewall", "ContainerRuntime", "DockerAPI", "IPAM", "Store",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The network drivers' pure parts: the registry's answers and option validation.
+        .testTarget(name: "DaemonDriverTests", dependencies: ["Daemon", "BerthCore", "DockerAPI"]),
     ],
     swiftLanguageModes: [.v6]
 )

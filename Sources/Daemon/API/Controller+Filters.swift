@@ -66,7 +66,7 @@ extension Controller {
         let filter = try NetworkFilter(filters)
         return listNetworks().filter { network in
             filter.matches(name: network.name, id: network.id, driver: network.driver,
-                           scope: network.isOverlay ? "global" : "local", labels: network.labels,
+                           scope: drivers.of(network).scope.rawValue, labels: network.labels,
                            builtin: network.predefined, inUse: !containersUsing(network).isEmpty)
         }.map(networkResource)
     }

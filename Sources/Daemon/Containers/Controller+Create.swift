@@ -39,7 +39,7 @@ extension Controller {
         switch mode {
         case .networks(let primary):
             let network = try network(primary)
-            guard network.hasBridge else {
+            guard drivers.of(network).connectsContainers else {
                 throw BerthError.invalid("container cannot be attached to network \(network.name) of driver \(network.driver)")
             }
             // Docker clients key the primary network's settings by the mode they sent ("default").
@@ -49,7 +49,7 @@ extension Controller {
                                               links: hostConfig.Links ?? [], macAddress: config.MacAddress))
             for (key, settings) in endpointsConfig where !primaryKeys.contains(key) {
                 let extra = try self.network(key)
-                guard extra.hasBridge else {
+                guard drivers.of(extra).connectsContainers else {
                     throw BerthError.invalid("container cannot be attached to network \(extra.name) together with \(network.name)")
                 }
                 attachments.append(try attachment(for: extra, settings: settings, links: [], macAddress: nil))

@@ -43,13 +43,13 @@ actor Controller {
     let cluster: ClusterStore?
     /// Containers of other nodes on overlay networks, by their etcd key.
     var remoteEndpoints: [String: ClusterEndpoint] = [:]
-    /// The interface carrying this node's advertised address.
-    var underlay: Underlay?
     var clusterFollower: Task<Void, Never>?
     /// Process exits and finished teardowns, posted from other threads (Controller+Events).
     let events: AsyncStream<ControllerEvent>
     let eventSink: AsyncStream<ControllerEvent>.Continuation
     var eventHandler: Task<Void, Never>?
+    /// The network drivers by name (NetworkDrivers/).
+    var drivers: DriverRegistry
 
     init(configuration: DaemonConfiguration, store: any KeyValueStore, worker: any LinkService, firewall: any FirewallService,
          runtime: any RuntimeService, logger: Logger, daemonID: String, dns: DNSServer?, cluster: ClusterStore? = nil) {
@@ -63,6 +63,7 @@ actor Controller {
         self.dns = dns
         self.cluster = cluster
         (events, eventSink) = AsyncStream.makeStream(of: ControllerEvent.self)
+        drivers = DriverRegistry(configuration: configuration, worker: worker, firewall: firewall, cluster: cluster, logger: logger)
     }
 
     // MARK: persistence

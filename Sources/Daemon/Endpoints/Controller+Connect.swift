@@ -10,7 +10,7 @@ extension Controller {
                  afterTeardowns: Bool = false) async throws {
         let network = try network(reference)
         var record = try container(containerReference)
-        guard network.hasBridge else {
+        guard drivers.of(network).connectsContainers else {
             throw BerthError.invalid("cannot connect a container to the \(network.name) network (driver \(network.driver))")
         }
         guard record.networkMode.joinsNetworks else {
@@ -118,17 +118,8 @@ extension Controller {
         beginTeardown([endpoint])
         let id = record.id
         let pid = live.pid
-        if network.isOverlay {
-            // Its host end is in the overlay's namespace, which the teardown thread does not see.
-            do { try await worker.detach(hostInterface: endpoint.hostInterface) } catch {
-                logger.warning("cannot remove an overlay interface", metadata: [
-                    "container": .string(record.name), "interface": .string(endpoint.hostInterface), "error": .string("\(error)")])
-            }
-            finishInterfaceTeardown(endpoint, container: id, pid: pid, started: started)
-        } else {
-            worker.releaseInterface(hostInterface: endpoint.hostInterface) { [weak self] in
-                self?.post(.interfaceReleased(endpoint, containerID: id, pid: pid, started: started))
-            }
+        await drivers.of(network).leave(endpoint) { [weak self] in
+            self?.post(.interfaceReleased(endpoint, containerID: id, pid: pid, started: started))
         }
         networkTimings.detach.record(ContinuousClock.now - started)
     }

@@ -139,18 +139,7 @@ extension Controller {
     }
 
     func interfaceSpec(_ endpoint: EndpointRecord, defaultRoute: Bool, defaultRoute6: Bool) throws(BerthError) -> InterfaceSpec {
-        guard let network = networks[endpoint.networkID], let bridge = network.bridgeName,
-              let address = endpoint.ipv4, let prefix = endpoint.prefixLength,
-              let cidr = IPv4Network(address: address, prefixLength: prefix) else {
-            throw BerthError(.internal, "endpoint \(endpoint.id) is incomplete")
-        }
-        let cidr6 = endpoint.ipv6.flatMap { address in
-            endpoint.prefixLength6.flatMap { IPv6Network(address: address, prefixLength: $0) }
-        }
-        return InterfaceSpec(
-            hostName: endpoint.hostInterface, containerName: endpoint.interfaceName, bridgeName: bridge, mac: endpoint.mac,
-            address: cidr, gateway: defaultRoute ? endpoint.gateway : nil, address6: cidr6,
-            gateway6: defaultRoute6 ? endpoint.gateway6 : nil, mtu: network.mtu,
-            portGroup: allowsInterContainer(network) ? nil : Ruleset.isolatedPortGroup)
+        guard let network = networks[endpoint.networkID] else { throw .notFound("network \(endpoint.networkID) not found") }
+        return try drivers.of(network).interfaceSpec(endpoint, on: network, defaultRoute: defaultRoute, defaultRoute6: defaultRoute6)
     }
 }

@@ -93,8 +93,7 @@ extension Controller {
                 NamespaceFile.remove(path: configuration.netnsDir + "/" + file)
             }
         }
-        await worker.removeOverlayNamespaces(
-            in: configuration.overlaysDir, keeping: Set(networks.values.filter(\.isOverlay).map(overlayNamespacePath)))
+        for driver in drivers.all { await driver.removeLeftovers(keeping: Array(networks.values)) }
         let ownedLinks = Set(running.flatMap { $0.endpoints.map(\.hostInterface) } + networks.values.compactMap(\.vxlanName))
         let bridges = networks.values.compactMap(\.bridgeName)
         if !keepUnowned {

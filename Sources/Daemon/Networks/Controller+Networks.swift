@@ -4,19 +4,16 @@ import DockerAPI
 import IPAM
 
 extension Controller {
-    static let bridgeNameOption = "com.docker.network.bridge.name"
-    static let mtuOption = "com.docker.network.driver.mtu"
-    /// How Docker shows an overlay's VNI in `network inspect`.
-    static let vxlanIDOption = "com.docker.network.driver.overlay.vxlanid_list"
-
     // MARK: start-up
 
     /// Loads networks from the store, makes the predefined ones on first start, and makes
-    /// sure every bridge network's device exists in the kernel. A `--bip` or `--bridge`
-    /// that cannot be berth's is refused before anything changes.
+    /// sure every local network's devices exist in the kernel. A `--bip` or `--bridge`
+    /// that cannot be berth's, or a record of a driver berth does not know, is refused
+    /// before anything changes.
     func loadNetworks() async throws {
         for entry in try store.list(prefix: StoreKeys.networkPrefix) {
             let record = try decode(NetworkRecord.self, entry.value)
+            try drivers.checkKnown(record)
             networks[record.id] = record
         }
         if let bip = configuration.bridgeIP { try await checkBridgeIP(bip) }
@@ -36,30 +33,33 @@ extension Controller {
                 }
                 if nameChanged {
                     try refuseRenameWhileInUse(bridge)
-                    try await worker.ensureBridge(try bridgeSpec(bridge.renamed(configuration.bridgeName)), claim: .new)
+                    try await drivers.bridge.ensureDevice(bridge.renamed(configuration.bridgeName), adopting: true)
                     newBridges.insert(configuration.bridgeName)
                 }
                 // Only removed if it is berth's (marked); an older berth's unmarked one keeps
                 // its name and is given the new address below.
-                if let name = bridge.bridgeName { try? await worker.removeBridge(name: name) }
+                await drivers.bridge.removeDevice(of: bridge)
                 if nameChanged { bridge = bridge.renamed(configuration.bridgeName) }
                 try save(bridge)
             }
         }
-        for (name, driver) in [("host", "host"), ("none", "null")] where !networks.values.contains(where: { $0.name == name }) {
+        for (name, driver) in [("host", ModeDriver.host.name), ("none", ModeDriver.null.name)]
+        where !networks.values.contains(where: { $0.name == name }) {
             try save(NetworkRecord(id: Identifiers.random(), name: name, driver: driver, created: Self.timestamp(),
                                    bridgeName: nil, subnet: nil, gateway: nil, ipRange: nil, auxiliaryAddresses: [:],
                                    subnet6: nil, gateway6: nil, enableIPv6: false, isInternal: false, attachable: false,
                                    options: [:], labels: [:], predefined: true, mtu: configuration.mtu))
         }
-        for network in networks.values where network.hasBridge {
+        for network in networks.values {
+            let driver = drivers.of(network)
+            guard driver.connectsContainers else { continue }
             allocators[network.id] = try makeAllocator(network)
             if let subnet6 = network.subnet6 {
                 allocators6[network.id] = try IPv6AddressAllocator(subnet: subnet6, reserved: network.gateway6.map { [$0] } ?? [])
             }
-            // An overlay's devices need the cluster: joining it makes them (joinCluster).
-            if !network.isOverlay, let name = network.bridgeName {
-                try await worker.ensureBridge(try bridgeSpec(network), claim: newBridges.contains(name) ? .new : .recorded)
+            // A cluster network's devices follow the cluster (synchronizeCluster).
+            if driver.scope == .local {
+                try await driver.restore(network, adopting: network.bridgeName.map(newBridges.contains) ?? false)
             }
         }
     }
@@ -90,24 +90,24 @@ extension Controller {
             chosen = subnet.with(address: try AddressValidation.firstHost(of: subnet))
         }
         let record = NetworkRecord(
-            id: Identifiers.random(), name: "bridge", driver: "bridge", created: Self.timestamp(),
+            id: Identifiers.random(), name: "bridge", driver: BridgeDriver.name, created: Self.timestamp(),
             bridgeName: configuration.bridgeName, subnet: chosen.canonical, gateway: chosen.address,
             ipRange: nil, auxiliaryAddresses: [:], subnet6: nil, gateway6: nil, enableIPv6: false, isInternal: false,
             attachable: false,
             options: [
-                "com.docker.network.bridge.default_bridge": "true",
-                "com.docker.network.bridge.enable_icc": "true",
-                "com.docker.network.bridge.enable_ip_masquerade": "true",
-                "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
-                Self.bridgeNameOption: configuration.bridgeName,
-                Self.mtuOption: String(configuration.mtu),
+                DriverOptions.defaultBridge: "true",
+                DriverOptions.icc: "true",
+                DriverOptions.masquerade: "true",
+                DriverOptions.hostBindingIPv4: "0.0.0.0",
+                DriverOptions.bridgeName: configuration.bridgeName,
+                DriverOptions.mtu: String(configuration.mtu),
             ],
             labels: [:], predefined: true, mtu: configuration.mtu)
-        let created = try await worker.ensureBridge(try bridgeSpec(record), claim: .new)
+        let created = try await drivers.bridge.ensureDevice(record, adopting: true)
         do {
             try save(record)
         } catch {
-            if created { try? await worker.removeBridge(name: configuration.bridgeName) }
+            if created { await drivers.bridge.removeDevice(of: record) }
             throw error
         }
     }
@@ -119,17 +119,6 @@ extension Controller {
         var reserved: [IPv4Address] = Array(network.auxiliaryAddresses.values)
         if let gateway = network.gateway { reserved.append(gateway) }
         return try IPv4AddressAllocator(subnet: subnet, range: network.ipRange, reserved: reserved)
-    }
-
-    func bridgeSpec(_ network: NetworkRecord) throws(BerthError) -> BridgeSpec {
-        guard let name = network.bridgeName, let subnet = network.subnet,
-              let gateway = network.gateway else {
-            throw BerthError(.internal, "network \(network.name) is missing its bridge settings")
-        }
-        let gateway6 = network.gateway6.flatMap { address in
-            network.subnet6.map { $0.with(address: address) }
-        }
-        return BridgeSpec(name: name, gateway: subnet.with(address: gateway), gateway6: gateway6, mtu: network.mtu)
     }
 
     // MARK: API
@@ -147,7 +136,8 @@ extension Controller {
                     IPv4Address: endpoint.ipv4.map { "\($0)/\(endpoint.prefixLength ?? 32)" } ?? "",
                     IPv6Address: endpoint.ipv6.map { "\($0)/\(endpoint.prefixLength6 ?? 128)" } ?? "")
             }
-            if network.driver == "host", container.networkMode == .host {
+            // The host network lists the containers in host mode, as Docker's does.
+            if drivers.of(network).containerMode == .host, container.networkMode == .host {
                 attached[container.id] = NetworkContainer(Name: container.name, EndpointID: container.id, MacAddress: "",
                                                           IPv4Address: "", IPv6Address: "")
             }
@@ -161,31 +151,26 @@ extension Controller {
             pools.append(.init(Subnet: subnet6.description, Gateway: network.gateway6?.description))
         }
         return NetworkResource(
-            Name: network.name, Id: network.id, Created: network.created, Scope: network.isOverlay ? "global" : "local",
+            Name: network.name, Id: network.id, Created: network.created, Scope: drivers.of(network).scope.rawValue,
             Driver: network.driver,
             EnableIPv6: network.enableIPv6, IPAM: IPAMSettings(Driver: "default", Config: pools, Options: nil),
             Internal: network.isInternal, Attachable: network.attachable, Containers: attached,
-            Options: network.vni.map { network.options.merging([Self.vxlanIDOption: String($0)]) { $1 } } ?? network.options,
+            Options: network.vni.map { network.options.merging([DriverOptions.vxlanID: String($0)]) { $1 } } ?? network.options,
             Labels: network.labels)
     }
 
-    /// `network create`: validated whole before anything changes (a bridge name that is
-    /// not berth's is refused untouched); a failure removes only what this request made.
+    /// `network create`: validated whole before anything changes (the driver and its
+    /// options, then the addresses; a bridge name that is not berth's is refused
+    /// untouched); a failure removes only what this request made.
     func createNetwork(_ request: NetworkCreateRequest) async throws -> NetworkRecord {
         try Identifiers.validateName(request.Name, kind: "network")
         guard !networks.values.contains(where: { $0.name == request.Name }) else {
             throw BerthError.conflict("network with name \(request.Name) already exists")
         }
-        let driver = request.Driver.flatMap { $0.isEmpty ? nil : $0 } ?? "bridge"
-        switch driver {
-        case "bridge": break
-        case "overlay":
-            return try await createOverlayNetwork(request)
-        case "host", "null":
-            throw BerthError.invalid("only one instance of \"\(driver)\" network is allowed")
-        default:
-            throw BerthError.invalid("plugin \"\(driver)\" not found: berth supports the bridge driver")
-        }
+        let driver = try drivers.named(request.Driver.flatMap { $0.isEmpty ? nil : $0 } ?? BridgeDriver.name)
+        try driver.validate(request)
+        // A cluster network's name, subnet and identifiers are decided in etcd.
+        if driver.scope == .global { return try await createOverlayNetwork(request) }
         let options = request.Options ?? [:]
         let id = Identifiers.random()
         let enableIPv6 = request.EnableIPv6 ?? false
@@ -197,32 +182,17 @@ extension Controller {
         }
         try AddressValidation.checkFree(.v4(subnet), inUse: networkPrefixes())
         if let subnet6 { try AddressValidation.checkFree(.v6(subnet6), inUse: networkPrefixes()) }
-        for option in Self.booleanOptions {
-            if let text = options[option], Self.flag(text) == nil {
-                throw BerthError.invalid("invalid value \"\(text)\" for \(option): true or false")
-            }
-        }
-        var mtu = configuration.mtu
-        if let text = options[Self.mtuOption] {
-            guard let value = Int(text), (68...65535).contains(value) else { throw BerthError.invalid("invalid MTU \(text)") }
-            mtu = value
-        }
-        let bridgeName = options[Self.bridgeNameOption] ?? "br-" + id.prefix(12)
-        guard bridgeName.utf8.count <= 15, !bridgeName.isEmpty, !bridgeName.contains("/"), !bridgeName.contains(" ") else {
-            throw BerthError.invalid("invalid bridge name \(bridgeName): at most 15 characters, no '/' or spaces")
-        }
-        if networks.values.contains(where: { $0.bridgeName == bridgeName }) {
-            throw BerthError.conflict("bridge \(bridgeName) is already used by another network")
-        }
         var record = NetworkRecord(
-            id: id, name: request.Name, driver: "bridge", created: Self.timestamp(), bridgeName: bridgeName,
+            id: id, name: request.Name, driver: driver.name, created: Self.timestamp(), bridgeName: nil,
             subnet: subnet, gateway: addresses.gateway, ipRange: addresses.ipRange,
             auxiliaryAddresses: addresses.auxiliary, subnet6: subnet6, gateway6: gateway6,
             enableIPv6: enableIPv6, isInternal: request.Internal ?? false, attachable: request.Attachable ?? false,
-            options: options, labels: request.Labels ?? [:], predefined: false, mtu: mtu)
+            options: options, labels: request.Labels ?? [:], predefined: false, mtu: configuration.mtu)
         record.userSubnet = addresses.userSubnet
-        record.options[Self.bridgeNameOption] = nil
-        if options[Self.bridgeNameOption] != nil { record.options[Self.bridgeNameOption] = bridgeName }
+        try driver.configure(&record)
+        if let bridge = record.bridgeName, networks.values.contains(where: { $0.bridgeName == bridge }) {
+            throw BerthError.conflict("bridge \(bridge) is already used by another network")
+        }
         let allocator = try makeAllocator(record)
         let allocator6 = try subnet6.map { subnet throws(BerthError) in
             try IPv6AddressAllocator(subnet: subnet, reserved: gateway6.map { [$0] } ?? [])
@@ -231,31 +201,24 @@ extension Controller {
         networks[id] = record
         allocators[id] = allocator
         allocators6[id] = allocator6
-        // The record first: a crash after it leaves a network whose bridge the next start
-        // makes; the other way round, a bridge that no record names, left forever.
-        // Rolled back on failure: only what this request made.
+        // The record first: a crash after it leaves a network whose devices the next start
+        // makes; the other way round, devices that no record names, left forever. On
+        // failure the driver removed what it made; the record and reservation go here.
         var saved = false
-        var bridgeCreated = false
-        var rulesAdded = false
-        var isolating = false
         do {
             try save(record)
             saved = true
-            bridgeCreated = try await worker.ensureBridge(try bridgeSpec(record), claim: .new)
-            if let rules = firewallNetwork(record) {
-                try await firewall.addNetwork(rules)
-                rulesAdded = true
-            }
-            isolating = true
-            try await isolate(record)
+            try await driver.create(record)
         } catch {
-            if saved { try? store.delete(record.storeKey) }
+            if saved {
+                do { try store.delete(record.storeKey) } catch {
+                    logger.error("cannot forget a network whose create failed", metadata: [
+                        "name": .string(record.name), "error": .string("\(error)")])
+                }
+            }
             networks[id] = nil
             allocators[id] = nil
             allocators6[id] = nil
-            if isolating { await releaseIsolation(record) }
-            if rulesAdded { try? await firewall.removeNetwork(bridge: bridgeName) }
-            if bridgeCreated { try? await worker.removeBridge(name: bridgeName) }
             throw error
         }
         await syncDNSListeners()
@@ -267,8 +230,7 @@ extension Controller {
     func containersUsing(_ network: NetworkRecord) -> [ContainerRecord] {
         containers.values.filter { container in
             container.attachments.contains { $0.networkID == network.id }
-                || (network.driver == "host" && container.networkMode == .host)
-                || (network.driver == "null" && container.networkMode == .none)
+                || drivers.of(network).containerMode == container.networkMode
         }
     }
 
@@ -281,7 +243,8 @@ extension Controller {
         guard users.isEmpty else {
             throw BerthError.conflict("error while removing network: network \(network.name) id \(network.id) has active endpoints (\(users.map(\.name).joined(separator: ", ")))")
         }
-        if network.isOverlay {
+        let driver = drivers.of(network)
+        if driver.scope == .global {
             // Refused by etcd while a container on any node uses it; the other nodes follow.
             try await removeOverlayNetwork(network)
             return
@@ -296,15 +259,7 @@ extension Controller {
         if !(await waitForTeardowns(network: network.id)) {
             logger.warning("network teardowns still running", metadata: ["network": .string(network.name)])
         }
-        if let bridge = network.bridgeName {
-            do { try await firewall.removeNetwork(bridge: bridge) } catch {
-                logger.warning("removing the network's rules failed", metadata: ["bridge": .string(bridge), "error": .string("\(error)")])
-            }
-            await releaseIsolation(network)
-            do { try await worker.removeBridge(name: bridge) } catch {
-                logger.warning("removing bridge failed", metadata: ["bridge": .string(bridge), "error": .string("\(error)")])
-            }
-        }
+        await driver.delete(network)
         // The record last: a crash before this leaves the network, whose bridge the next
         // start makes again, rather than a bridge no record names.
         try store.delete(network.storeKey)

@@ -6,7 +6,7 @@ extension Controller {
     /// User-defined bridge networks get name resolution; the default bridge does not
     /// (as in Docker: there, names resolve only through links).
     func hasEmbeddedDNS(_ network: NetworkRecord) -> Bool {
-        network.hasBridge && !network.predefined
+        drivers.of(network).connectsContainers && !network.predefined
     }
 
     /// The resolver address a container on these endpoints uses: the gateway of its first

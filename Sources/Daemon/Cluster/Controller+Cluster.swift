@@ -9,11 +9,11 @@ import IPAM
 /// Cluster mode: overlay networks shared through etcd.
 ///
 /// etcd decides everything two nodes could race on (names, VNIs, subnets, addresses);
-/// each node then makes its own copy of what etcd holds: the overlay's bridge and VXLAN
-/// device, a static forwarding and neighbour entry per container of another node, and
-/// those containers' names in the embedded DNS.
+/// each node then makes its own copy of what etcd holds: the record here, and through
+/// the overlay driver the overlay's bridge and VXLAN device, a static forwarding and
+/// neighbour entry per container of another node; those containers' names go in the
+/// embedded DNS.
 extension Controller {
-    static let overlayOverhead = 50  // outer Ethernet, IPv4, UDP and VXLAN headers
     static let firstVNI: UInt32 = 256
     static let lastVNI: UInt32 = (1 << 24) - 1
 
@@ -27,10 +27,10 @@ extension Controller {
         guard let underlay = try await worker.underlay(for: advertise) else {
             throw BerthError.invalid("--cluster-advertise \(advertise) is not an address of this host")
         }
-        guard underlay.mtu - Self.overlayOverhead >= 68 else {
+        guard underlay.mtu - OverlayDriver.overhead >= 68 else {
             throw BerthError.invalid("the underlay \(underlay.name) has MTU \(underlay.mtu): too small for VXLAN")
         }
-        self.underlay = underlay
+        drivers.joined(underlay: underlay)
         try await cluster.join()
     }
 
@@ -40,7 +40,7 @@ extension Controller {
     func synchronizeCluster() async throws {
         guard let cluster else { return }
         let snapshot = try await cluster.snapshot()
-        for network in networks.values where network.isOverlay && snapshot.networks[network.id] == nil {
+        for network in networks.values where drivers.of(network).scope == .global && snapshot.networks[network.id] == nil {
             await dematerialize(network.id)
         }
         await applyCluster(ClusterState().changes(to: snapshot))
@@ -106,20 +106,7 @@ extension Controller {
             }
         }
         // Forwarding entries first: a name must not resolve before its address answers.
-        let remoteAdded = neighbourChanges.values.flatMap { $0.adding.map(\.address) }
-        let remoteRemoved = neighbourChanges.values.flatMap { $0.removing.map(\.address) }
-        do {
-            try await firewall.updateRemoteContainers(adding: remoteAdded, removing: remoteRemoved)
-        } catch {
-            logger.error("cannot update the firewall for remote containers", metadata: ["error": .string("\(error)")])
-        }
-        for (vxlan, change) in neighbourChanges {
-            do {
-                try await worker.updateRemoteNeighbours(vxlan: vxlan, adding: change.adding, removing: change.removing)
-            } catch {
-                logger.error("cannot program remote containers", metadata: ["device": .string(vxlan), "error": .string("\(error)")])
-            }
-        }
+        if !neighbourChanges.isEmpty { await drivers.overlay.updateRemotes(neighbourChanges) }
         if namesChanged, let dns { dns.update(dnsRecords) }
     }
 
@@ -146,22 +133,10 @@ extension Controller {
 
     // MARK: this node's copy of an overlay
 
-    func overlayNamespacePath(_ network: NetworkRecord) -> String {
-        configuration.overlaysDir + "/" + network.id.prefix(12)
-    }
-
-    func overlaySpec(_ network: NetworkRecord) throws(BerthError) -> OverlaySpec {
-        guard let cluster, let vni = network.vni, let vxlan = network.vxlanName else {
-            throw BerthError(.internal, "network \(network.name) is missing its overlay settings")
-        }
-        return OverlaySpec(bridge: try bridgeSpec(network), vxlanName: vxlan, vni: vni, local: cluster.node.address,
-                           namespacePath: overlayNamespacePath(network))
-    }
-
     /// Makes the overlay exist on this node (idempotent): record, address pool, devices,
     /// firewall entries and DNS.
     func materialize(_ overlay: OverlayNetwork) async throws {
-        guard let underlay else { throw BerthError(.internal, "cluster mode without an underlay") }
+        let driver = drivers.overlay
         let isNew = networks[overlay.id] == nil
         let record: NetworkRecord
         if let existing = networks[overlay.id] {
@@ -170,38 +145,41 @@ extension Controller {
             if let clash = networks.values.first(where: { $0.name == overlay.name }) {
                 throw BerthError.conflict("a local \(clash.driver) network is named \(overlay.name) too")
             }
-            let shortID = String(overlay.id.prefix(12))
-            record = NetworkRecord(
-                id: overlay.id, name: overlay.name, driver: "overlay", created: overlay.created,
-                bridgeName: "ov-" + shortID, subnet: overlay.subnet, gateway: overlay.gateway, ipRange: overlay.ipRange,
+            var fresh = NetworkRecord(
+                id: overlay.id, name: overlay.name, driver: driver.name, created: overlay.created,
+                bridgeName: nil, subnet: overlay.subnet, gateway: overlay.gateway, ipRange: overlay.ipRange,
                 auxiliaryAddresses: [:], subnet6: nil, gateway6: nil, enableIPv6: false, isInternal: overlay.isInternal,
                 attachable: overlay.attachable, options: overlay.options, labels: overlay.labels, predefined: false,
-                mtu: underlay.mtu - Self.overlayOverhead, vni: overlay.vni, vxlanName: "vx-" + shortID)
+                mtu: configuration.mtu, vni: overlay.vni)
+            try driver.configure(&fresh)
+            record = fresh
             // Taken before the first await, so a concurrent materialize sees it.
             networks[record.id] = record
             allocators[record.id] = try makeAllocator(record)
             for endpoint in remoteEndpoints.values where endpoint.networkID == record.id {
+                // Ignored when taken: two remote containers on one address is etcd's to
+                // prevent, and the later one's entry replaces the earlier's.
                 try? allocators[record.id]?.allocate(endpoint.address)
             }
         }
-        let spec = try overlaySpec(record)
         // Containers of other nodes already known (the devices may be new: a reboot, an
         // earlier failure) are programmed with the devices.
         let known = remoteEndpoints.values.filter { $0.networkID == record.id }.map(Self.neighbour)
+        var created = false
         do {
-            try await worker.ensureOverlay(spec, underlayIndex: underlay.index)
-            try await worker.updateRemoteNeighbours(vxlan: spec.vxlanName, adding: known, removing: [])
-            if let rules = firewallNetwork(record) { try await firewall.addNetwork(rules) }
-            try await isolate(record)
-            try await firewall.updateRemoteContainers(adding: known.map(\.address), removing: [])
+            if isNew {
+                try await driver.create(record)
+                created = true
+            } else {
+                try await driver.restore(record, adopting: false)
+            }
+            try await driver.addRemotes(known, to: record)
             if isNew { try save(record) }
         } catch {
             if isNew {
                 networks[record.id] = nil
                 allocators[record.id] = nil
-                await releaseIsolation(record)
-                try? await firewall.removeNetwork(bridge: spec.bridge.name)
-                try? await worker.removeOverlay(spec)
+                if created { await driver.delete(record) }
             }
             throw error
         }
@@ -215,7 +193,7 @@ extension Controller {
     /// Removes this node's copy of an overlay that is gone from the cluster. Kept while a
     /// container here still runs on it (its endpoint was lost with an expired lease).
     func dematerialize(_ id: String) async {
-        guard let record = networks[id], record.isOverlay else { return }
+        guard let record = networks[id], drivers.of(record).scope == .global else { return }
         let running = containersUsing(record).filter(\.isRunning)
         guard running.isEmpty else {
             logger.warning("overlay network removed from the cluster but still used here",
@@ -229,58 +207,33 @@ extension Controller {
             remoteEndpoints[key] = nil
             remoteAddresses.append(endpoint.address)
         }
-        try? await firewall.updateRemoteContainers(adding: [], removing: remoteAddresses)
+        await drivers.overlay.forgetRemotes(remoteAddresses)
         do { try store.delete(record.storeKey) } catch {
             logger.warning("cannot forget the network", metadata: ["name": .string(record.name), "error": .string("\(error)")])
         }
         await syncDNSListeners()
         publishDNS()
-        _ = await waitForTeardowns(network: id)
-        if let bridge = record.bridgeName { try? await firewall.removeNetwork(bridge: bridge) }
-        await releaseIsolation(record)
-        if let spec = try? overlaySpec(record) {
-            do { try await worker.removeOverlay(spec) } catch {
-                logger.warning("cannot remove overlay devices", metadata: ["name": .string(record.name), "error": .string("\(error)")])
-            }
+        if !(await waitForTeardowns(network: id)) {
+            logger.warning("network teardowns still running", metadata: ["network": .string(record.name)])
         }
+        await drivers.of(record).delete(record)
         logger.info("overlay network removed", metadata: ["name": .string(record.name)])
     }
 
     // MARK: API
 
-    /// `network create -d overlay`: validated here, decided by one etcd transaction, and
-    /// usable on this node when it returns; the other nodes follow through their watch.
+    /// `network create -d overlay`, once the driver validated it: decided by one etcd
+    /// transaction, and usable on this node when it returns; the other nodes follow
+    /// through their watch.
     func createOverlayNetwork(_ request: NetworkCreateRequest) async throws -> NetworkRecord {
         guard let cluster else {
             throw BerthError.invalid("overlay networks need a cluster store: start berthd with --cluster-store and --cluster-advertise")
         }
-        guard !(request.EnableIPv6 ?? false) else { throw BerthError.invalid("IPv6 on overlay networks is not supported") }
-        let pools = (request.IPAM?.Config ?? []).filter { $0.Subnet != nil || $0.Gateway != nil || $0.IPRange != nil }
-        guard pools.count <= 1 else { throw BerthError.invalid("an overlay network takes one IPv4 subnet") }
-        let pool = pools.first
-        if pool?.Subnet == nil, pool?.Gateway != nil || pool?.IPRange != nil {
-            throw BerthError.invalid("a gateway or ip range needs a subnet")
-        }
-        var requestedSubnet: IPv4Network?
-        if let text = pool?.Subnet {
-            requestedSubnet = try AddressValidation.subnet4(text)
-        }
-        if let text = pool?.AuxiliaryAddresses, !text.isEmpty {
-            throw BerthError.invalid("auxiliary addresses are not supported on overlay networks")
-        }
+        let pool = (request.IPAM?.Config ?? []).first { $0.Subnet != nil || $0.Gateway != nil || $0.IPRange != nil }
+        let requestedSubnet = try pool?.Subnet.map { text throws(BerthError) in try AddressValidation.subnet4(text) }
         let options = request.Options ?? [:]
-        for option in Self.booleanOptions {
-            if let text = options[option], Self.flag(text) == nil {
-                throw BerthError.invalid("invalid value \"\(text)\" for \(option): true or false")
-            }
-        }
-        // An overlay's containers meet on a bridge in the overlay's own namespace, where
-        // the host's firewall does not reach (and Docker's overlay driver ignores it too).
-        if Self.flag(options[Self.iccOption]) == false {
-            throw BerthError.invalid("\(Self.iccOption)=false is a bridge network option; overlay networks do not support it")
-        }
         let name = request.Name
-        let localNetworks = networks.values.filter { !$0.isOverlay }.compactMap { network in
+        let localNetworks = networks.values.filter { drivers.of($0).scope == .local }.compactMap { network in
             network.subnet.map { (network.name, $0) }
         }
         let hostNetworks = try await worker.hostNetworks(excludingBridges: networks.values.compactMap(\.bridgeName))
@@ -352,10 +305,8 @@ extension Controller {
     // MARK: addresses
 
     func clusterEndpoint(_ endpoint: EndpointRecord, of container: ContainerRecord) -> ClusterEndpoint? {
-        guard let cluster, networks[endpoint.networkID]?.isOverlay == true, let address = endpoint.ipv4 else { return nil }
-        return ClusterEndpoint(
-            endpointID: endpoint.id, networkID: endpoint.networkID, address: address, mac: endpoint.mac, containerID: container.id,
-            containerName: container.name, aliases: endpoint.aliases, node: cluster.node.address, nodeID: cluster.node.id)
+        guard let network = networks[endpoint.networkID], let overlay = drivers.of(network) as? OverlayDriver else { return nil }
+        return overlay.clusterEndpoint(endpoint, of: container)
     }
 
     func runningClusterEndpoints() -> [ClusterEndpoint] {
@@ -364,45 +315,40 @@ extension Controller {
         }
     }
 
-    /// Claims the overlay addresses of a starting container in etcd. The local pool made
-    /// the first guess; an address another node took meanwhile stays marked taken here
-    /// (its endpoint will arrive through the watch) and the next one is tried.
+    /// Claims a starting container's addresses where their driver shares them beyond
+    /// this node (overlay: in etcd). The local pool made the first guess; an address
+    /// another node took meanwhile stays marked taken here (its endpoint will arrive
+    /// through the watch) and the next one is tried.
     func claimClusterAddresses(_ endpoints: inout [EndpointRecord], for container: ContainerRecord) async throws {
-        guard let cluster else { return }
-        for index in endpoints.indices where networks[endpoints[index].networkID]?.isOverlay == true {
+        for index in endpoints.indices {
+            guard let network = networks[endpoints[index].networkID] else { continue }
+            let driver = drivers.of(network)
+            guard driver.claimsAddresses else { continue }
             var attempts = 0
-            while let claim = clusterEndpoint(endpoints[index], of: container) {
-                if try await cluster.claim(claim) { break }
+            while !(try await driver.claim(endpoints[index], of: container)) {
                 attempts += 1
-                let networkName = endpoints[index].networkName
                 guard endpoints[index].requestedIPv4 == nil else {
-                    throw BerthError.conflict("address \(claim.address) is already in use on network \(networkName)")
+                    let address = endpoints[index].ipv4?.description ?? ""
+                    throw BerthError.conflict("address \(address) is already in use on network \(network.name)")
                 }
-                guard attempts < 64, var allocator = allocators[claim.networkID] else {
-                    throw BerthError(.exhausted, "no free address found on network \(networkName)")
+                guard attempts < 64, var allocator = allocators[network.id] else {
+                    throw BerthError(.exhausted, "no free address found on network \(network.name)")
                 }
                 let next = try allocator.allocate()
-                allocators[claim.networkID] = allocator
+                allocators[network.id] = allocator
                 endpoints[index].ipv4 = next
                 if endpoints[index].requestedMAC == nil { endpoints[index].mac = MACAddress(derivedFrom: next) }
             }
         }
     }
 
-    /// Gives a container's overlay addresses back in etcd, in the background: the caller
-    /// does not wait for etcd, and a claim that was never made is left alone.
+    /// Gives back what `claimClusterAddresses` claimed, in the background: the caller does
+    /// not wait, and a claim that was never made is left alone.
     func releaseClusterAddresses(_ endpoints: [EndpointRecord], of container: ContainerRecord) {
-        guard let cluster else { return }
-        let claims = endpoints.compactMap { clusterEndpoint($0, of: container) }
-        guard !claims.isEmpty else { return }
-        let logger = self.logger
-        Task {
-            for claim in claims {
-                do { try await cluster.release(claim) } catch {
-                    // The lease still ends it: when this node goes, so does the claim.
-                    logger.warning("cannot release an overlay address", metadata: ["address": .stringConvertible(claim.address), "error": .string("\(error)")])
-                }
-            }
+        for endpoint in endpoints {
+            guard let network = networks[endpoint.networkID] else { continue }
+            let driver = drivers.of(network)
+            if driver.claimsAddresses { driver.release([endpoint], of: container) }
         }
     }
 }

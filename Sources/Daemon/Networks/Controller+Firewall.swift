@@ -3,37 +3,9 @@ import DockerAPI
 import Firewall
 
 extension Controller {
-    static let iccOption = "com.docker.network.bridge.enable_icc"
-    static let masqueradeOption = "com.docker.network.bridge.enable_ip_masquerade"
-    /// Options read as booleans; anything else is refused at network create.
-    static let booleanOptions = [iccOption, masqueradeOption]
-
-    /// What the firewall needs of a network; nil for networks without a bridge.
-    func firewallNetwork(_ network: NetworkRecord) -> FirewallNetwork? {
-        guard network.hasBridge, let bridge = network.bridgeName else { return nil }
-        let masquerade = configuration.ipMasquerade && Self.flag(network.options[Self.masqueradeOption]) != false
-        return FirewallNetwork(bridge: bridge, masquerade: masquerade && !network.isInternal,
-                               isInternal: network.isInternal, ipv6: network.subnet6 != nil,
-                               isolated: !allowsInterContainer(network))
-    }
-
-    /// Whether containers of the network may talk to each other directly (Docker's icc).
-    func allowsInterContainer(_ network: NetworkRecord) -> Bool {
-        Self.flag(network.options[Self.iccOption]) != false
-    }
-
-    /// Docker accepts Go's boolean spellings for driver options.
-    static func flag(_ text: String?) -> Bool? {
-        switch text?.lowercased() {
-        case "1", "t", "true": true
-        case "0", "f", "false": false
-        default: nil
-        }
-    }
-
     /// Installs berth's whole table for the networks and the running containers' ports.
     func startFirewall() throws(BerthError) {
-        let bridges = networks.values.compactMap(firewallNetwork)
+        let bridges = networks.values.compactMap { drivers.of($0).firewallNetwork($0) }
         var published: [String: [PortMapping]] = [:]
         for record in containers.values where record.isRunning {
             if let ports = record.publishedPorts, !ports.isEmpty { published[record.id] = ports }
