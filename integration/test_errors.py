@@ -2,7 +2,6 @@
 import json
 import os
 
-import pytest
 
 from harness import BERTH, fails, run
 
@@ -45,8 +44,6 @@ def test_api_status_codes(host):
 
 # Docker answers 403 here: the Engine API's NetworkDelete lists 403 "operation not supported
 # for pre-defined networks", and moby returns errdefs.Forbidden with the message below.
-@pytest.mark.xfail(strict=True, reason="berthd still answers 409: Sources/Daemon/Controller+Networks.swift's "
-                   "removeNetwork throws .conflict for a pre-defined network; it needs .forbidden")
 def test_removing_a_predefined_network_is_forbidden(host):
     for name in ("bridge", "host", "none"):
         status, body = host.api("DELETE", f"/networks/{name}")

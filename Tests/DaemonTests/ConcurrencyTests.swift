@@ -70,10 +70,9 @@ import Testing
         }
     }
 
-    /// Known bug: creates without `--subnet` pick from the pool before an await (the host's
-    /// prefixes) and check again after it, so racing creates pick the same subnet and all
-    /// but one fail with 409 instead of taking the next free one. `withKnownIssue` turns
-    /// this test red once that is fixed, so the wrapper can go.
+    /// Creates without `--subnet` pick from the pool and reserve the pick with no await in
+    /// between, so racing creates each get the next free subnet (before, all but one failed
+    /// with 409: they picked before awaiting the host's prefixes and checked after).
     @Test func concurrentNetworkCreatesGetDistinctSubnets() async throws {
         try await withDaemon { daemon in
             let outcomes = await withTaskGroup(of: Result<String?, BerthError>.self) { group in
@@ -90,9 +89,7 @@ import Testing
             // Whatever happens, no two networks share a subnet.
             #expect(Set(subnets).count == subnets.count)
             #expect(!subnets.contains("172.17.0.0/16"))
-            withKnownIssue("racing pool picks collide (see doc comment)") {
-                #expect(subnets.count == 8)
-            }
+            #expect(subnets.count == 8)
         }
     }
 

@@ -88,7 +88,7 @@ import Testing
     @Test(arguments: ["bridge", "host", "none"])
     func predefinedNetworksCannotBeRemoved(name: String) async throws {
         try await withDaemon { daemon in
-            #expect(await errorCode { try await daemon.controller.removeNetwork(name) } == .conflict)
+            #expect(await errorCode { try await daemon.controller.removeNetwork(name) } == .forbidden)
             #expect(await daemon.controller.listNetworks().contains { $0.name == name })
         }
     }

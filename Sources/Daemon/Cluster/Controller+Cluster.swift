@@ -86,7 +86,7 @@ extension Controller {
                 if let old = remoteEndpoints.updateValue(endpoint, forKey: endpoint.key) { forgetRemote(old) }
                 guard let network = networks[endpoint.networkID], let vxlan = network.vxlanName else { continue }
                 let address = endpoint.address
-                try? allocators[network.id]?.allocate(address)
+                try? networks.take(address, on: network.id)
                 addRemoteNames(endpoint)
                 namesChanged = true
                 let neighbour = Self.neighbour(endpoint); neighbourChanges[vxlan, default: ([], [])].adding.append(neighbour)
@@ -113,7 +113,7 @@ extension Controller {
     /// Releases what a remote endpoint held here: its address and its names. Its
     /// forwarding entry is removed by the caller, batched with the others.
     private func forgetRemote(_ endpoint: ClusterEndpoint) {
-        allocators[endpoint.networkID]?.release(endpoint.address)
+        networks.release(endpoint.address, on: endpoint.networkID)
         let address = IPAddress.v4(endpoint.address)
         dnsRecords.removeContainer(id: endpoint.containerID, name: endpoint.containerName,
                                    endpoints: [DNSEndpoint(network: endpoint.networkID, addresses: [address], aliases: endpoint.aliases)])
@@ -154,12 +154,11 @@ extension Controller {
             try driver.configure(&fresh)
             record = fresh
             // Taken before the first await, so a concurrent materialize sees it.
-            networks[record.id] = record
-            allocators[record.id] = try makeAllocator(record)
+            networks.add(record, pools: try AddressPools(for: record))
             for endpoint in remoteEndpoints.values where endpoint.networkID == record.id {
                 // Ignored when taken: two remote containers on one address is etcd's to
                 // prevent, and the later one's entry replaces the earlier's.
-                try? allocators[record.id]?.allocate(endpoint.address)
+                try? networks.take(endpoint.address, on: record.id)
             }
         }
         // Containers of other nodes already known (the devices may be new: a reboot, an
@@ -177,8 +176,7 @@ extension Controller {
             if isNew { try save(record) }
         } catch {
             if isNew {
-                networks[record.id] = nil
-                allocators[record.id] = nil
+                networks.remove(id: record.id)
                 if created { await driver.delete(record) }
             }
             throw error
@@ -200,8 +198,7 @@ extension Controller {
                            metadata: ["name": .string(record.name), "containers": .string(running.map(\.name).joined(separator: ","))])
             return
         }
-        networks[id] = nil
-        allocators[id] = nil
+        networks.remove(id: id)
         var remoteAddresses: [IPv4Address] = []
         for (key, endpoint) in remoteEndpoints where endpoint.networkID == id {
             remoteEndpoints[key] = nil
@@ -331,11 +328,10 @@ extension Controller {
                     let address = endpoints[index].ipv4?.description ?? ""
                     throw BerthError.conflict("address \(address) is already in use on network \(network.name)")
                 }
-                guard attempts < 64, var allocator = allocators[network.id] else {
+                guard attempts < 64 else {
                     throw BerthError(.exhausted, "no free address found on network \(network.name)")
                 }
-                let next = try allocator.allocate()
-                allocators[network.id] = allocator
+                let next = try networks.next(on: network.id)
                 endpoints[index].ipv4 = next
                 if endpoints[index].requestedMAC == nil { endpoints[index].mac = MACAddress(derivedFrom: next) }
             }

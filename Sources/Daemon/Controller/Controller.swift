@@ -29,9 +29,7 @@ actor Controller {
     /// What the DNS server was last given; starts add to it in place.
     var dnsRecords = DNSRecords()
 
-    var networks: [String: NetworkRecord] = [:]
-    var allocators: [String: IPv4AddressAllocator] = [:]
-    var allocators6: [String: IPv6AddressAllocator] = [:]
+    var networks = NetworkTable()
     var containers = ContainerTable()
     var exitWaiters = ExitWaiters()
     /// `exec` instances by ID.
@@ -103,12 +101,7 @@ actor Controller {
 
     /// Docker's resolution order: full ID, exact name, then unique ID prefix.
     func network(_ reference: String) throws(BerthError) -> NetworkRecord {
-        if let network = networks[reference] { return network }
-        if let network = networks.values.first(where: { $0.name == reference }) { return network }
-        let matches = networks.values.filter { $0.id.hasPrefix(reference) }
-        if matches.count == 1, let match = matches.first, !reference.isEmpty { return match }
-        if matches.count > 1 { throw .invalid("network \(reference) is ambiguous (\(matches.count) matches found)") }
-        throw .notFound("network \(reference) not found")
+        try networks.lookup(reference)
     }
 
     func container(_ reference: String) throws(BerthError) -> ContainerRecord {

@@ -55,32 +55,11 @@ extension Controller {
         guard let network = networks[attachment.networkID] else {
             throw .notFound("network \(attachment.networkID) not found")
         }
-        guard var allocator = allocators[network.id], let subnet = network.subnet else {
+        guard let subnet = network.subnet else {
             throw BerthError(.internal, "network \(network.name) has no address pool")
         }
-        let address: IPv4Address
-        if let requested = attachment.requestedIPv4 {
-            try allocator.allocate(requested)
-            address = requested
-        } else {
-            address = try allocator.allocate()
-        }
-        allocators[network.id] = allocator
-        var ipv6: IPv6Address?
-        if var allocator6 = allocators6[network.id] {
-            do {
-                if let requested = attachment.requestedIPv6 {
-                    try allocator6.allocate(requested)
-                    ipv6 = requested
-                } else {
-                    ipv6 = try allocator6.allocate()
-                }
-            } catch {
-                allocators[network.id]?.release(address)
-                throw error
-            }
-            allocators6[network.id] = allocator6
-        }
+        let (address, ipv6) = try networks.allocate(on: network.id, ipv4: attachment.requestedIPv4,
+                                                    ipv6: attachment.requestedIPv6)
         let endpointID = Identifiers.random()
         let mac = attachment.requestedMAC ?? MACAddress(derivedFrom: address)
         return EndpointRecord(
@@ -133,8 +112,8 @@ extension Controller {
 
     func releaseAddresses(_ endpoints: [EndpointRecord]) {
         for endpoint in endpoints {
-            if let address = endpoint.ipv4 { allocators[endpoint.networkID]?.release(address) }
-            if let address = endpoint.ipv6 { allocators6[endpoint.networkID]?.release(address) }
+            if let address = endpoint.ipv4 { networks.release(address, on: endpoint.networkID) }
+            if let address = endpoint.ipv6 { networks.release(address, on: endpoint.networkID) }
         }
     }
 

@@ -19,8 +19,13 @@ extension Controller {
     /// What berth's networks and the host already hold, for overlap checks: other
     /// networks' subnets and the host's addresses and routes off berth's own bridges.
     func prefixesInUse(excludingNetwork excluded: String? = nil) async throws -> [PrefixInUse] {
-        networkPrefixes(excludingNetwork: excluded)
-            + (try await worker.prefixesInUse(excludingBridges: networks.values.compactMap(\.bridgeName) + [configuration.bridgeName]))
+        let host = try await hostPrefixes()
+        return networkPrefixes(excludingNetwork: excluded) + host
+    }
+
+    /// The host's addresses and routes off berth's own bridges.
+    func hostPrefixes() async throws -> [PrefixInUse] {
+        try await worker.prefixesInUse(excludingBridges: networks.values.compactMap(\.bridgeName) + [configuration.bridgeName])
     }
 
     /// Other networks' subnets, read without suspending: checked again right before a new
@@ -39,8 +44,11 @@ extension Controller {
     }
 
     /// Checks every address of a bridge network's IPAM pools before anything changes;
-    /// picks a free subnet from Docker's pools when none is given.
-    func networkAddresses(_ pools: [IPAMSettings.Pool], enableIPv6: Bool) async throws -> NetworkAddresses {
+    /// picks a free subnet from Docker's pools when none is given. Synchronous, so that
+    /// what it picks is reserved before another create can look (the host's prefixes are
+    /// fetched before, `hostPrefixes`).
+    func networkAddresses(_ pools: [IPAMSettings.Pool], enableIPv6: Bool,
+                          hostPrefixes: [PrefixInUse]) throws(BerthError) -> NetworkAddresses {
         var v4Pool: IPAMSettings.Pool?
         var v6Pool: IPAMSettings.Pool?
         for pool in pools {
@@ -58,7 +66,7 @@ extension Controller {
                 v4Pool = pool
             }
         }
-        let inUse = try await prefixesInUse()
+        let inUse = networkPrefixes() + hostPrefixes
         let subnet: IPv4Network
         if let text = v4Pool?.Subnet {
             subnet = try AddressValidation.subnet4(text)

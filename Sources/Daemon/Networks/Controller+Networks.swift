@@ -53,10 +53,7 @@ extension Controller {
         for network in networks.values {
             let driver = drivers.of(network)
             guard driver.connectsContainers else { continue }
-            allocators[network.id] = try makeAllocator(network)
-            if let subnet6 = network.subnet6 {
-                allocators6[network.id] = try IPv6AddressAllocator(subnet: subnet6, reserved: network.gateway6.map { [$0] } ?? [])
-            }
+            networks.add(network, pools: try AddressPools(for: network))
             // A cluster network's devices follow the cluster (synchronizeCluster).
             if driver.scope == .local {
                 try await driver.restore(network, adopting: network.bridgeName.map(newBridges.contains) ?? false)
@@ -112,15 +109,6 @@ extension Controller {
         }
     }
 
-    func makeAllocator(_ network: NetworkRecord) throws(BerthError) -> IPv4AddressAllocator {
-        guard let subnet = network.subnet else {
-            throw BerthError(.internal, "network \(network.name) has no valid subnet")
-        }
-        var reserved: [IPv4Address] = Array(network.auxiliaryAddresses.values)
-        if let gateway = network.gateway { reserved.append(gateway) }
-        return try IPv4AddressAllocator(subnet: subnet, range: network.ipRange, reserved: reserved)
-    }
-
     // MARK: API
 
     func listNetworks() -> [NetworkRecord] {
@@ -174,14 +162,14 @@ extension Controller {
         let options = request.Options ?? [:]
         let id = Identifiers.random()
         let enableIPv6 = request.EnableIPv6 ?? false
-        let addresses = try await networkAddresses(request.IPAM?.Config ?? [], enableIPv6: enableIPv6)
-        let (subnet, subnet6, gateway6) = (addresses.subnet, addresses.subnet6, addresses.gateway6)
-        // Checked again after the await above: a concurrent create may have won meanwhile.
+        // The one await before the reservation: from here on nothing suspends until the
+        // name and subnet are taken, so concurrent creates never pick the same ones.
+        let hostPrefixes = try await hostPrefixes()
         guard !networks.values.contains(where: { $0.name == request.Name }) else {
             throw BerthError.conflict("network with name \(request.Name) already exists")
         }
-        try AddressValidation.checkFree(.v4(subnet), inUse: networkPrefixes())
-        if let subnet6 { try AddressValidation.checkFree(.v6(subnet6), inUse: networkPrefixes()) }
+        let addresses = try networkAddresses(request.IPAM?.Config ?? [], enableIPv6: enableIPv6, hostPrefixes: hostPrefixes)
+        let (subnet, subnet6, gateway6) = (addresses.subnet, addresses.subnet6, addresses.gateway6)
         var record = NetworkRecord(
             id: id, name: request.Name, driver: driver.name, created: Self.timestamp(), bridgeName: nil,
             subnet: subnet, gateway: addresses.gateway, ipRange: addresses.ipRange,
@@ -193,14 +181,9 @@ extension Controller {
         if let bridge = record.bridgeName, networks.values.contains(where: { $0.bridgeName == bridge }) {
             throw BerthError.conflict("bridge \(bridge) is already used by another network")
         }
-        let allocator = try makeAllocator(record)
-        let allocator6 = try subnet6.map { subnet throws(BerthError) in
-            try IPv6AddressAllocator(subnet: subnet, reserved: gateway6.map { [$0] } ?? [])
-        }
+        let pools = try AddressPools(for: record)
         // Reserve the name before the first await so a concurrent create cannot take it.
-        networks[id] = record
-        allocators[id] = allocator
-        allocators6[id] = allocator6
+        networks.add(record, pools: pools)
         // The record first: a crash after it leaves a network whose devices the next start
         // makes; the other way round, devices that no record names, left forever. On
         // failure the driver removed what it made; the record and reservation go here.
@@ -216,9 +199,7 @@ extension Controller {
                         "name": .string(record.name), "error": .string("\(error)")])
                 }
             }
-            networks[id] = nil
-            allocators[id] = nil
-            allocators6[id] = nil
+            networks.remove(id: id)
             throw error
         }
         await syncDNSListeners()
@@ -237,7 +218,8 @@ extension Controller {
     func removeNetwork(_ reference: String) async throws {
         let network = try network(reference)
         guard !network.predefined else {
-            throw BerthError(.conflict, "\(network.name) is a pre-defined network and cannot be removed")
+            // Docker's answer: 403, "operation not supported for pre-defined networks".
+            throw BerthError(.forbidden, "\(network.name) is a pre-defined network and cannot be removed")
         }
         let users = containersUsing(network)
         guard users.isEmpty else {
@@ -249,9 +231,7 @@ extension Controller {
             try await removeOverlayNetwork(network)
             return
         }
-        networks[network.id] = nil
-        allocators[network.id] = nil
-        allocators6[network.id] = nil
+        networks.remove(id: network.id)
         await syncDNSListeners()
         publishDNS()
         // Veths still being deleted in the background would lose their bridge and be

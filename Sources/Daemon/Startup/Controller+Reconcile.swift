@@ -52,8 +52,8 @@ extension Controller {
 
     private func reserveExisting(_ endpoint: EndpointRecord, container: String) {
         do {
-            if let address = endpoint.ipv4 { try allocators[endpoint.networkID]?.allocate(address) }
-            if let address = endpoint.ipv6 { try allocators6[endpoint.networkID]?.allocate(address) }
+            if let address = endpoint.ipv4 { try networks.take(address, on: endpoint.networkID) }
+            if let address = endpoint.ipv6 { try networks.take(address, on: endpoint.networkID) }
         } catch {
             logger.error("address of a running container is taken twice", metadata: [
                 "container": .string(container), "error": .string("\(error)")])
