@@ -49,9 +49,12 @@ public final class Firewall: Sendable {
         try Self.writeSysctl("/proc/sys/net/ipv4/ip_forward", "1")
         if networks.contains(where: \.ipv6) { try Self.writeSysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1") }
         for network in networks { Self.allowLocalhost(network.bridge) }
-        try perform { state throws(BerthError) in try state.start(networks: networks, published: published) }
+        let firewallThreadID = try perform { state throws(BerthError) in
+            try state.start(networks: networks, published: published)
+            return state.threadID
+        }
         do {
-            let watch = try RulesetWatch.start(restoringThrough: thread)
+            let watch = try RulesetWatch.start(restoringThrough: thread, firewallThreadID: firewallThreadID)
             // A second start replaces the guard; the old one ends within its receive timeout.
             watcher.withLock { $0 = watch }
         } catch {

@@ -22,9 +22,13 @@ final class FirewallState {
     private var guarding = false
     /// How many times the table was put back after someone else removed it (for tests and logs).
     private(set) var restorations = 0
+    /// The thread this state lives on, which sends every transaction of berth's: the
+    /// kernel names it in its notifications.
+    let threadID: UInt32?
 
     init(options: Ruleset.Options, logger: Logger) throws(BerthError) {
         self.nftables = try Nftables()
+        self.threadID = RulesetWatch.callingThreadID()
         self.options = options
         self.logger = logger
     }

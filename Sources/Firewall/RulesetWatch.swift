@@ -20,12 +20,18 @@ struct RulesetWatch {
     private var tamper: RulesetEvents.Tamper
 
     /// Opens the socket (on the new thread, in the namespace of the thread calling this,
-    /// which the new thread inherits) and starts watching. Throws when it cannot listen.
-    static func start(restoringThrough firewall: DedicatedThread<FirewallState>) throws -> DedicatedThread<RulesetWatch> {
-        let ownPID = UInt32(bitPattern: getpid())
+    /// which the new thread inherits) and starts watching. `firewallThreadID` is the
+    /// thread that sends berth's transactions: its commits, restores included, are not
+    /// tampering (else each restore's `delete table` would set off the next one).
+    /// Throws when it cannot listen.
+    static func start(restoringThrough firewall: DedicatedThread<FirewallState>,
+                      firewallThreadID: UInt32?) throws -> DedicatedThread<RulesetWatch> {
+        var own: Set<UInt32> = [UInt32(bitPattern: getpid())]
+        if let firewallThreadID { own.insert(firewallThreadID) }
+        let ownPIDs = own
         let thread = try DedicatedThread(
             name: "berth-nft-watch",
-            makeContext: { try RulesetWatch(ownPID: ownPID) },
+            makeContext: { try RulesetWatch(ownPIDs: ownPIDs) },
             idle: { watch in
                 if let reason = watch.waitForTamper() {
                     firewall.submit { state in state.restore(reason: reason) }
@@ -37,10 +43,20 @@ struct RulesetWatch {
         return thread
     }
 
-    private init(ownPID: UInt32) throws {
+    private init(ownPIDs: Set<UInt32>) throws {
         socket = try NetlinkSocket(family: NetlinkFamily.netfilter, groups: [RulesetEvents.group],
                                    receiveBufferSize: 4 << 20, receiveTimeout: Self.receiveTimeout)
-        tamper = RulesetEvents.Tamper(table: Ruleset.table, ownPID: ownPID)
+        tamper = RulesetEvents.Tamper(table: Ruleset.table, ownPIDs: ownPIDs)
+    }
+
+    /// The kernel's id of the calling thread (gettid, which Glibc's module does not
+    /// export): /proc/thread-self links to "<pid>/task/<tid>". Nil if it cannot be read.
+    static func callingThreadID() -> UInt32? {
+        var buffer = [CChar](repeating: 0, count: 64)
+        let count = readlink("/proc/thread-self", &buffer, buffer.count)
+        guard count > 0, count <= buffer.count else { return nil }
+        let link = String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return link.split(separator: "/").last.flatMap { UInt32($0) }
     }
 
     /// Waits up to `receiveTimeout` for one datagram of notifications; returns why the
