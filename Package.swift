@@ -67,7 +67,7 @@ let package = Package(
         .systemLibrary(name: "CNftables", path: "Sources/CNftables", providers: [.apt(["libnftables-dev"])]),
         // NAT, published ports and isolation: berth's nftables table, kept whole.
         .target(name: "Firewall", dependencies: [
-            "BerthCore", "Netlink", "CNftables",
+            "BerthCore", "Netlink", "CNftables", "Threads",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Network drivers: bridge (and an overlay's bridge + VXLAN device), host, none, container.

@@ -5,7 +5,7 @@ import CNftables
 /// sends it to the kernel as one batch, which the kernel commits atomically or not at all.
 ///
 /// A libnftables context is not safe for concurrent use: its owner calls it from one
-/// thread at a time (`Firewall` does so on its serial queue). The context's netlink
+/// thread at a time (`Firewall` keeps it in the state of its own thread). The context's netlink
 /// socket belongs to the network namespace berthd runs in.
 final class Nftables {
     private let context: OpaquePointer

@@ -47,12 +47,19 @@ public enum RulesetEvents {
     /// collected until their transaction's commit names who made it.
     public struct Tamper: Sendable {
         public let table: String
-        public let ownPID: UInt32
+        /// The task ids whose commits are berth's own. The kernel names the thread that
+        /// sent a transaction (task_pid_nr), not its process, so this holds the thread
+        /// that sends berth's transactions as well as the process id.
+        public let ownPIDs: Set<UInt32>
         private var pendingDeletion = false
 
         public init(table: String, ownPID: UInt32) {
+            self.init(table: table, ownPIDs: [ownPID])
+        }
+
+        public init(table: String, ownPIDs: Set<UInt32>) {
             self.table = table
-            self.ownPID = ownPID
+            self.ownPIDs = ownPIDs
         }
 
         /// True when a transaction by another process deleted something of the table.
@@ -63,7 +70,7 @@ public enum RulesetEvents {
                 return false
             case .committed(let pid):
                 defer { pendingDeletion = false }
-                return pendingDeletion && pid != ownPID
+                return pendingDeletion && !ownPIDs.contains(pid)
             }
         }
     }

@@ -44,4 +44,14 @@ import Testing
         // Each commit stands alone.
         #expect(!observe(&tamper, .committed(pid: 7)))
     }
+
+    @Test func commitsOfBerthsFirewallThreadAreItsOwn() {
+        // The kernel reports the committing thread's id: berth's restores come from its
+        // firewall thread (201), not the process's main thread (100).
+        var tamper = RulesetEvents.Tamper(table: "berth", ownPIDs: [100, 201])
+        #expect(!observe(&tamper, .deleted(table: "berth")))
+        #expect(!observe(&tamper, .committed(pid: 201)))
+        #expect(!observe(&tamper, .deleted(table: "berth")))
+        #expect(observe(&tamper, .committed(pid: 202)))
+    }
 }

@@ -1,0 +1,222 @@
+import BerthCore
+import Logging
+
+/// What the firewall knows and holds: the libnftables context, the networks, published
+/// ports with the sockets holding their host ports, and cluster mode's remote containers.
+///
+/// It is the context of the firewall's `DedicatedThread`: made on that thread and touched
+/// only by its jobs, one at a time, so a change and a full restore never interleave and
+/// none can resurrect what another just removed. Each change renders one script and sends
+/// it as one atomic transaction; a change the kernel refuses leaves the state as it was.
+final class FirewallState {
+    private let nftables: Nftables
+    private let options: Ruleset.Options
+    private let logger: Logger
+    private var networks: [String: FirewallNetwork] = [:]
+    private var published: [String: [PortMapping]] = [:]
+    /// Cluster mode: addresses of containers on other nodes (see `Ruleset`'s overlay_remote).
+    private var remoteContainers: Set<IPv4Address> = []
+    private var reservations = PortReservations()
+    /// The watcher's findings are acted on from `start` to `stop` only, so one on its way
+    /// while the daemon stops cannot put back a table that `--cleanup` just removed.
+    private var guarding = false
+    /// How many times the table was put back after someone else removed it (for tests and logs).
+    private(set) var restorations = 0
+    /// The thread this state lives on, which sends every transaction of berth's: the
+    /// kernel names it in its notifications.
+    let threadID: UInt32?
+
+    init(options: Ruleset.Options, logger: Logger) throws(BerthError) {
+        self.nftables = try Nftables()
+        self.threadID = RulesetWatch.callingThreadID()
+        self.options = options
+        self.logger = logger
+    }
+
+    // MARK: lifecycle
+
+    /// Holds the published ports and installs the whole table for what exists at start.
+    func start(networks: [FirewallNetwork], published: [String: [PortMapping]]) throws(BerthError) {
+        for (container, mappings) in published {
+            for mapping in mappings {
+                do { try reservations.reserve(mapping.hostKey) } catch {
+                    // The rules still apply; only the guard against other programs is missing.
+                    logger.warning("cannot hold a published port", metadata: [
+                        "container": .string(String(container.prefix(12))), "error": .string("\(error)")])
+                }
+            }
+        }
+        self.networks = Dictionary(networks.map { ($0.bridge, $0) }, uniquingKeysWith: { $1 })
+        self.published = published
+        try applyAll()
+        guarding = true
+    }
+
+    /// Stops acting on the watcher's findings; with `removeRules`, deletes berth's table.
+    func stop(removeRules: Bool) throws(BerthError) {
+        guarding = false
+        if removeRules { try nftables.run(Ruleset.removeAll()) }
+    }
+
+    /// Someone else removed part of our table (`nft flush ruleset`, say): put it all back.
+    func restore(reason: String) {
+        guard guarding else { return }
+        do {
+            try applyAll()
+            restorations += 1
+            logger.warning("restored berth's nftables rules", metadata: ["reason": .string(reason)])
+        } catch {
+            logger.error("cannot restore berth's nftables rules", metadata: ["error": .string("\(error)")])
+        }
+    }
+
+    // MARK: changes
+
+    func addNetwork(_ network: FirewallNetwork) throws(BerthError) {
+        guard networks[network.bridge] != network else { return }
+        if let old = networks[network.bridge] { try nftables.run(Ruleset.removeNetwork(old)) }
+        try nftables.run(Ruleset.addNetwork(network))
+        networks[network.bridge] = network
+    }
+
+    func removeNetwork(bridge: String) throws(BerthError) {
+        guard let network = networks[bridge] else { return }
+        try nftables.run(Ruleset.removeNetwork(network))
+        networks[bridge] = nil
+    }
+
+    func updateRemoteContainers(adding: [IPv4Address], removing: [IPv4Address]) throws(BerthError) {
+        let added = Set(adding).subtracting(remoteContainers)
+        let removed = Set(removing).subtracting(adding).intersection(remoteContainers)
+        guard !added.isEmpty || !removed.isEmpty else { return }
+        try nftables.run(Ruleset.updateRemoteContainers(
+            adding: added.sorted { $0.value < $1.value }, removing: removed.sorted { $0.value < $1.value }))
+        remoteContainers.formUnion(added)
+        remoteContainers.subtract(removed)
+    }
+
+    /// Chooses host ports, holds them, and adds the DNAT entries (replacing the
+    /// container's earlier ones), all or nothing.
+    func publish(container: String, requests: [PortRequest], ipv4: IPv4Address?, ipv6: IPv6Address?) throws(BerthError) -> [PortMapping] {
+        var taken = TakenPorts()
+        for (owner, mappings) in published where owner != container {
+            for mapping in mappings { taken.insert(mapping.hostKey) }
+        }
+        var chosen: [PortMapping] = []
+        do throws(BerthError) {
+            for request in requests {
+                let mappings = try choose(request, ipv4: ipv4, ipv6: ipv6, taken: taken)
+                for mapping in mappings { taken.insert(mapping.hostKey) }
+                chosen += mappings
+            }
+            let previous = published[container] ?? []
+            var script = ""
+            if !previous.isEmpty { script += Ruleset.removePorts(previous) }
+            script += Ruleset.addPorts(chosen)
+            try nftables.run(script)
+            for mapping in previous where !chosen.contains(where: { $0.hostKey == mapping.hostKey }) {
+                reservations.release(mapping.hostKey)
+            }
+            published[container] = chosen
+            return chosen
+        } catch {
+            let kept = Set((published[container] ?? []).map(\.hostKey))
+            for mapping in chosen where !kept.contains(mapping.hostKey) { reservations.release(mapping.hostKey) }
+            throw error
+        }
+    }
+
+    /// Removes a container's DNAT entries and frees its host ports.
+    func removePorts(of container: String) {
+        guard let mappings = published.removeValue(forKey: container) else { return }
+        for mapping in mappings { reservations.release(mapping.hostKey) }
+        do {
+            try nftables.run(Ruleset.removePorts(mappings))
+        } catch {
+            // The kernel's table is not what we think (elements already gone, say):
+            // rewrite it whole from the state, which no longer has these ports.
+            logger.warning("removing published ports failed; rewriting berth's table", metadata: [
+                "container": .string(String(container.prefix(12))), "error": .string("\(error)")])
+            do { try applyAll() } catch {
+                logger.error("cannot rewrite berth's nftables table", metadata: ["error": .string("\(error)")])
+            }
+        }
+    }
+
+    // MARK: internals
+
+    /// A host port for one request: the one asked for, or the first free in its range
+    /// (or in the ephemeral range), checked against berth's own mappings first so the
+    /// message names the conflict, then by binding.
+    private func choose(_ request: PortRequest, ipv4: IPv4Address?, ipv6: IPv6Address?, taken: TakenPorts) throws(BerthError) -> [PortMapping] {
+        var families: [(IPAddress, Bool)] = []
+        switch request.hostIP {
+        case .v4?:
+            guard let ipv4 else { throw .invalid("cannot publish \(request.containerPort)/\(request.transport.rawValue) on \(request.hostIP.map { "\($0)" } ?? ""): the container has no IPv4 address") }
+            families = [(.v4(ipv4), false)]
+        case .v6?:
+            guard let ipv6 else { throw .invalid("cannot publish \(request.containerPort)/\(request.transport.rawValue) on [\(request.hostIP.map { "\($0)" } ?? "")]: the container has no IPv6 address") }
+            families = [(.v6(ipv6), true)]
+        case nil:
+            if let ipv4 { families.append((.v4(ipv4), false)) }
+            if let ipv6 { families.append((.v6(ipv6), true)) }
+            guard !families.isEmpty else { throw .invalid("cannot publish ports of a container without an address") }
+        }
+        let candidates: ClosedRange<UInt16> = request.hostPorts ?? Firewall.ephemeralPorts()
+        let explicit = request.hostPorts.map { $0.count == 1 } ?? false
+        var lastError: BerthError?
+        for port in candidates {
+            let mappings = families.map { address, _ in
+                PortMapping(hostIP: request.hostIP, hostPort: port, transport: request.transport,
+                            containerIP: address, containerPort: request.containerPort)
+            }
+            if let clash = mappings.first(where: { taken.collides(with: $0.hostKey) }) {
+                lastError = BerthError(.conflict, "Bind for \(clash.hostKey) failed: port is already allocated")
+                if explicit { break } else { continue }
+            }
+            var held: [HostPortKey] = []
+            do {
+                for mapping in mappings {
+                    try reservations.reserve(mapping.hostKey)
+                    held.append(mapping.hostKey)
+                }
+                return mappings
+            } catch {
+                for key in held { reservations.release(key) }
+                lastError = error
+                // A host address that is not ours fails the same way for every port.
+                if explicit || error.code == .invalidArgument { break }
+            }
+        }
+        if explicit || lastError?.code == .invalidArgument, let lastError { throw lastError }
+        throw BerthError(.exhausted, "no free host port for \(request.containerPort)/\(request.transport.rawValue) in \(candidates.lowerBound)-\(candidates.upperBound)" + (lastError.map { " (last: \($0.message))" } ?? ""))
+    }
+
+    private func applyAll() throws(BerthError) {
+        try nftables.run(Ruleset.full(networks: Array(networks.values), ports: published.values.flatMap { $0 }, options: options,
+                                      remoteContainers: remoteContainers))
+    }
+}
+
+/// Host ports already published, by protocol, port and family, so checking a candidate
+/// costs the same however many ports the host publishes (a list made each `-p` of a
+/// 100-port range scan every published port once per port).
+struct TakenPorts {
+    private struct Slot: Hashable {
+        var transport: TransportProtocol
+        var port: UInt16
+        var ipv6: Bool
+    }
+
+    /// The host addresses taken on each slot; nil is "every address of the family".
+    private var slots: [Slot: [IPAddress?]] = [:]
+
+    mutating func insert(_ key: HostPortKey) {
+        slots[Slot(transport: key.transport, port: key.port, ipv6: key.ipv6), default: []].append(key.hostIP)
+    }
+
+    func collides(with key: HostPortKey) -> Bool {
+        guard let addresses = slots[Slot(transport: key.transport, port: key.port, ipv6: key.ipv6)] else { return false }
+        return addresses.contains { HostPortKey(hostIP: $0, transport: key.transport, port: key.port, ipv6: key.ipv6).collides(with: key) }
+    }
+}
