@@ -75,8 +75,12 @@ extension Controller {
             let taken = inUse.compactMap { entry -> IPv4Network? in if case .v4(let prefix) = entry.prefix { prefix } else { nil } }
             subnet = try SubnetPool.dockerDefault.pick(avoiding: taken)
         }
-        let gateway = try v4Pool?.Gateway.map { text throws(BerthError) in try AddressValidation.gateway4(text, in: subnet) }
-            ?? AddressValidation.firstHost(of: subnet)
+        let gateway: IPv4Address
+        if let text = v4Pool?.Gateway {
+            gateway = try AddressValidation.gateway4(text, in: subnet)
+        } else {
+            gateway = try AddressValidation.firstHost(of: subnet)
+        }
         let ipRange = try v4Pool?.IPRange.map { text throws(BerthError) in try AddressValidation.range4(text, in: subnet) }
         var auxiliary: [String: IPv4Address] = [:]
         for (name, value) in v4Pool?.AuxiliaryAddresses ?? [:] {
@@ -95,8 +99,11 @@ extension Controller {
             let parsed = try AddressValidation.subnet6(text)
             try AddressValidation.checkFree(.v6(parsed), inUse: inUse)
             subnet6 = parsed
-            gateway6 = try pool.Gateway.map { text throws(BerthError) in try AddressValidation.gateway6(text, in: parsed) }
-                ?? AddressValidation.firstHost(of: parsed)
+            if let text = pool.Gateway {
+                gateway6 = try AddressValidation.gateway6(text, in: parsed)
+            } else {
+                gateway6 = try AddressValidation.firstHost(of: parsed)
+            }
         } else if enableIPv6 {
             throw BerthError.invalid("--ipv6 needs an IPv6 --subnet (berth has no default IPv6 pool)")
         }
