@@ -154,4 +154,25 @@ import Testing
             #expect(stored.count == 3)
         }
     }
+
+    /// A `network rm` whose teardown fails runs every step, names each failed one, and keeps
+    /// the network (record, name, subnet) so the rm can be tried again.
+    @Test func failedRemovalRunsEveryStepAndKeepsTheNetwork() async throws {
+        try await withDaemon { daemon in
+            try await daemon.network("n1", subnet: "10.80.0.0/24")
+            daemon.firewall.fail("removeNetwork")
+            daemon.kernel.fail("removeBridge")
+            var message = ""
+            do { try await daemon.controller.removeNetwork("n1") } catch let error as BerthError { message = "\(error)" }
+            #expect(message.contains("firewall rules") && message.contains("removing bridge"))
+            // The routing rules' step ran although the one before it failed.
+            #expect(daemon.kernel.calls("releaseIsolation") == 1)
+            #expect(try daemon.storedNetworks().count == 4)
+            #expect(await errorCode { try await daemon.network("n2", subnet: "10.80.0.0/24") } == .conflict)
+            // Tried again, it goes.
+            try await daemon.controller.removeNetwork("n1")
+            #expect(try daemon.storedNetworks().count == 3)
+            try await daemon.network("n2", subnet: "10.80.0.0/24")
+        }
+    }
 }

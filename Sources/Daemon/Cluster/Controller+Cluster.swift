@@ -164,22 +164,18 @@ extension Controller {
         // Containers of other nodes already known (the devices may be new: a reboot, an
         // earlier failure) are programmed with the devices.
         let known = remoteEndpoints.values.filter { $0.networkID == record.id }.map(Self.neighbour)
-        var created = false
         do {
-            if isNew {
-                try await driver.create(record)
-                created = true
-            } else {
-                try await driver.restore(record, adopting: false)
+            try await Steps.run("set-up of overlay network \(record.name)", logger: logger) { undo in
+                if isNew {
+                    undo.add("forget the network") { self.networks.remove(id: record.id) }
+                    try await driver.create(record)
+                    undo.add("remove its devices and rules") { try await driver.delete(record) }
+                } else {
+                    try await driver.restore(record, adopting: false)
+                }
+                try await driver.addRemotes(known, to: record)
+                if isNew { try save(record) }
             }
-            try await driver.addRemotes(known, to: record)
-            if isNew { try save(record) }
-        } catch {
-            if isNew {
-                networks.remove(id: record.id)
-                if created { await driver.delete(record) }
-            }
-            throw error
         }
         if isNew {
             await syncDNSListeners()
@@ -213,7 +209,12 @@ extension Controller {
         if !(await waitForTeardowns(network: id)) {
             logger.warning("network teardowns still running", metadata: ["network": .string(record.name)])
         }
-        await drivers.of(record).delete(record)
+        do { try await drivers.of(record).delete(record) } catch {
+            // The cluster decided: the network is gone here whatever is left of its devices
+            // (logged step by step by the driver; the next start removes them).
+            logger.warning("overlay network removed with leftovers", metadata: ["name": .string(record.name), "error": .string("\(error)")])
+            return
+        }
         logger.info("overlay network removed", metadata: ["name": .string(record.name)])
     }
 

@@ -80,7 +80,8 @@ struct BridgeDriver: NetworkDriver {
         try await bridged.worker.removeBridge(name: name)
     }
 
-    /// Best effort, a failure logged.
+    /// Undoes a bridge this request made: a failure is logged, as the caller is already
+    /// failing for another reason (a start removes what is left).
     func removeDevice(of network: NetworkRecord) async {
         guard let name = network.bridgeName else { return }
         do { try await removeDevice(named: name) } catch {
@@ -89,9 +90,13 @@ struct BridgeDriver: NetworkDriver {
         }
     }
 
-    func delete(_ network: NetworkRecord) async {
-        await bridged.removeRules(network)
-        await removeDevice(of: network)
+    func delete(_ network: NetworkRecord) async throws(BerthError) {
+        var teardown = Teardown("removing network \(network.name)", logger: bridged.logger)
+        await bridged.removeRules(network, in: &teardown)
+        if let name = network.bridgeName {
+            await teardown.step("removing bridge \(name)") { try await removeDevice(named: name) }
+        }
+        if let error = teardown.error { throw error }
     }
 
     func firewallNetwork(_ network: NetworkRecord) -> FirewallNetwork? { bridged.firewallNetwork(network) }

@@ -42,43 +42,32 @@ struct BridgedNetwork: Sendable {
     /// Adds the network's firewall elements and isolation rules; on failure removes
     /// what this call added.
     func addRules(_ network: NetworkRecord) async throws {
-        var rulesAdded = false
-        var isolating = false
-        do {
+        let firewall = self.firewall
+        let worker = self.worker
+        try await Steps.run("rules of network \(network.name)", logger: logger) { undo in
             if let rules = firewallNetwork(network) {
                 try await firewall.addNetwork(rules)
-                rulesAdded = true
+                undo.add("remove its firewall rules") { try await firewall.removeNetwork(bridge: rules.bridge) }
             }
             if let isolated = Self.isolatedNetwork(network) {
-                isolating = true
+                // Registered first: isolation may add one family's rules before failing.
+                undo.add("remove its routing rules") {
+                    try await worker.releaseIsolation(isolated, exemptMark: Ruleset.publishedMark)
+                }
                 try await worker.isolate(isolated, exemptMark: Ruleset.publishedMark)
             }
-        } catch {
-            // Isolation may have added one family's rules before failing: release both.
-            if isolating { await releaseIsolation(network) }
-            if rulesAdded, let bridge = network.bridgeName { await removeFirewallNetwork(bridge, of: network) }
-            throw error
         }
     }
 
-    /// Best effort, each failure logged: a start removes what is left.
-    func removeRules(_ network: NetworkRecord) async {
-        if let bridge = network.bridgeName { await removeFirewallNetwork(bridge, of: network) }
-        await releaseIsolation(network)
-    }
-
-    private func removeFirewallNetwork(_ bridge: String, of network: NetworkRecord) async {
-        do { try await firewall.removeNetwork(bridge: bridge) } catch {
-            logger.warning("removing the network's rules failed", metadata: [
-                "network": .string(network.name), "bridge": .string(bridge), "error": .string("\(error)")])
+    /// The network's firewall rules and routing rules, as steps of `teardown`.
+    func removeRules(_ network: NetworkRecord, in teardown: inout Teardown) async {
+        if let bridge = network.bridgeName {
+            await teardown.step("removing its firewall rules") { try await firewall.removeNetwork(bridge: bridge) }
         }
-    }
-
-    private func releaseIsolation(_ network: NetworkRecord) async {
-        guard let isolated = Self.isolatedNetwork(network) else { return }
-        do { try await worker.releaseIsolation(isolated, exemptMark: Ruleset.publishedMark) } catch {
-            logger.warning("removing the network's routing rules failed", metadata: [
-                "network": .string(network.name), "error": .string("\(error)")])
+        if let isolated = Self.isolatedNetwork(network) {
+            await teardown.step("removing its routing rules") {
+                try await worker.releaseIsolation(isolated, exemptMark: Ruleset.publishedMark)
+            }
         }
     }
 

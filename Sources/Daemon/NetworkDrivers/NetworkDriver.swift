@@ -45,9 +45,9 @@ protocol NetworkDriver: Sendable {
     /// isolation rules are made whole for all networks at start, not here.
     func restore(_ network: NetworkRecord, adopting: Bool) async throws
 
-    /// Removes the network's rules and devices. Best effort: each failure is logged with
-    /// the network's name and the rest still runs (a start removes what is left).
-    func delete(_ network: NetworkRecord) async
+    /// Removes the network's rules and devices. Every step runs even after one failed;
+    /// each failure is logged with the network's name, and one error names them all.
+    func delete(_ network: NetworkRecord) async throws(BerthError)
 
     /// What the firewall needs of the network; nil when it has no rules.
     func firewallNetwork(_ network: NetworkRecord) -> FirewallNetwork?

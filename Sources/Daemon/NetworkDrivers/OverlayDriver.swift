@@ -100,20 +100,18 @@ struct OverlayDriver: NetworkDriver {
         try await bridged.worker.ensureOverlay(try overlaySpec(network), underlayIndex: underlay?.index)
     }
 
-    func delete(_ network: NetworkRecord) async {
-        await bridged.removeRules(network)
-        let spec: OverlaySpec
-        do { spec = try overlaySpec(network) } catch {
-            bridged.logger.warning("cannot remove overlay devices", metadata: ["name": .string(network.name), "error": .string("\(error)")])
-            return
-        }
-        await removeDevices(spec, of: network)
-    }
-
+    /// Undoes devices this request made; a failure is logged (see BridgeDriver.removeDevice).
     private func removeDevices(_ spec: OverlaySpec, of network: NetworkRecord) async {
         do { try await bridged.worker.removeOverlay(spec) } catch {
             bridged.logger.warning("cannot remove overlay devices", metadata: ["name": .string(network.name), "error": .string("\(error)")])
         }
+    }
+
+    func delete(_ network: NetworkRecord) async throws(BerthError) {
+        var teardown = Teardown("removing overlay network \(network.name)", logger: bridged.logger)
+        await bridged.removeRules(network, in: &teardown)
+        await teardown.step("removing its devices") { try await bridged.worker.removeOverlay(try overlaySpec(network)) }
+        if let error = teardown.error { throw error }
     }
 
     func firewallNetwork(_ network: NetworkRecord) -> FirewallNetwork? { bridged.firewallNetwork(network) }

@@ -185,22 +185,14 @@ extension Controller {
         // Reserve the name before the first await so a concurrent create cannot take it.
         networks.add(record, pools: pools)
         // The record first: a crash after it leaves a network whose devices the next start
-        // makes; the other way round, devices that no record names, left forever. On
-        // failure the driver removed what it made; the record and reservation go here.
-        var saved = false
-        do {
-            try save(record)
-            saved = true
-            try await driver.create(record)
-        } catch {
-            if saved {
-                do { try store.delete(record.storeKey) } catch {
-                    logger.error("cannot forget a network whose create failed", metadata: [
-                        "name": .string(record.name), "error": .string("\(error)")])
-                }
-            }
-            networks.remove(id: id)
-            throw error
+        // makes; the other way round, devices that no record names, left forever. A driver
+        // whose create fails removes what it made itself.
+        let made = record
+        try await Steps.run("create of network \(made.name)", logger: logger) { undo in
+            undo.add("release the name and subnet") { self.networks.remove(id: id) }
+            try save(made)
+            undo.add("forget the record") { try self.store.delete(made.storeKey) }
+            try await driver.create(made)
         }
         await syncDNSListeners()
         publishDNS()
@@ -239,7 +231,20 @@ extension Controller {
         if !(await waitForTeardowns(network: network.id)) {
             logger.warning("network teardowns still running", metadata: ["network": .string(network.name)])
         }
-        await driver.delete(network)
+        do {
+            try await driver.delete(network)
+        } catch {
+            // Kept, with what could not be removed named: `network rm` can be tried again
+            // (every step is idempotent), and a restart makes its rules whole meanwhile.
+            if let pools = try? AddressPools(for: network) {  // made before from this record
+                networks.add(network, pools: pools)
+            } else {
+                networks.add(network, pools: nil)
+            }
+            await syncDNSListeners()
+            publishDNS()
+            throw error
+        }
         // The record last: a crash before this leaves the network, whose bridge the next
         // start makes again, rather than a bridge no record names.
         try store.delete(network.storeKey)

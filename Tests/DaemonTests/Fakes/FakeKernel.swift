@@ -19,6 +19,9 @@ final class FakeKernel: LinkService {
         var isolated: [String: IsolatedNetwork] = [:]
         var calls: [String] = []
         var failures: [String: BerthError] = [:]
+        /// Run inside the next call of an operation, between its start and its effect (a
+        /// test's way to make something happen while a start or connect is under way).
+        var during: [String: @Sendable () async -> Void] = [:]
         var holdTeardowns = false
         var heldTeardowns: [@Sendable () -> Void] = []
         var hostPrefixes: [PrefixInUse] = []
@@ -39,6 +42,15 @@ final class FakeKernel: LinkService {
 
     func calls(_ operation: String) -> Int {
         state.withLock { $0.calls.filter { $0 == operation }.count }
+    }
+
+    /// `action` runs inside the next call of `operation` ("attach", "createSandbox").
+    func duringNext(_ operation: String, _ action: @escaping @Sendable () async -> Void) {
+        state.withLock { $0.during[operation] = action }
+    }
+
+    private func runHook(_ operation: String) async {
+        if let action = state.withLock({ $0.during.removeValue(forKey: operation) }) { await action() }
     }
 
     /// Teardowns started from now on wait for `completeTeardowns`.
@@ -131,6 +143,7 @@ final class FakeKernel: LinkService {
     func createSandbox(_ spec: SandboxSpec) async throws -> Sandbox {
         try begin("createSandbox")
         await hop()
+        await runHook("createSandbox")
         try state.withLock { state throws(BerthError) in
             guard state.sandboxes[spec.path] == nil else { throw BerthError(.kernel, "\(spec.path) exists") }
             for interface in spec.interfaces {
@@ -165,6 +178,7 @@ final class FakeKernel: LinkService {
     func attach(sandboxPath: String, interface: InterfaceSpec) async throws {
         try begin("attach")
         await hop()
+        await runHook("attach")
         try state.withLock { state throws(BerthError) in
             guard state.sandboxes[sandboxPath] != nil else { throw BerthError(.kernel, "no sandbox \(sandboxPath)") }
             guard state.bridges[interface.bridgeName] != nil else { throw BerthError(.kernel, "no bridge \(interface.bridgeName)") }
