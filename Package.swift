@@ -71,7 +71,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Network drivers: bridge (and an overlay's bridge + VXLAN device), host, none, container.
-        .target(name: "Drivers", dependencies: ["BerthCore", "Netlink", "Namespaces", "IPAM", "Threads"]),
+        .target(name: "Drivers", dependencies: [
+            "BerthCore", "Netlink", "Namespaces", "IPAM", "Threads",
+            // Teardowns run where no caller waits for their errors: what they leave is logged.
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The controller and the Docker-compatible API routes.
         .target(name: "Daemon", dependencies: [
             "BerthCore", "Netlink", "Namespaces", "IPAM", "Store", "ContainerRuntime",

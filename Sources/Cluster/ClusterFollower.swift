@@ -45,7 +45,7 @@ public enum ClusterFollower {
                     break
                 } catch {
                     logger.debug("cluster listing failed", metadata: ["error": .string("\(error)")])
-                    try? await Task.sleep(for: pause)
+                    try? await Task.sleep(for: pause)  // cancelled: the loop's check ends it
                     pause = min(pause * 2, .seconds(2))
                 }
             }

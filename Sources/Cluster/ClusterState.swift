@@ -96,6 +96,8 @@ public struct ClusterState: Sendable, Equatable {
         return result
     }
 
+    /// nil for a record this berthd cannot read (another version's, or damaged): it counts
+    /// as absent, so one bad key does not hide the rest of the cluster.
     static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) -> T? {
         try? JSONDecoder().decode(type, from: Data(bytes))
     }

@@ -65,6 +65,7 @@ public final class ClusterStore: Sendable {
                 }
                 let holder = ClusterState.decode(ClusterNode.self, current.value)
                 guard holder?.id == node.id else {
+                    // Unused, and it expires after its TTL if this fails: the refusal is the news.
                     try? await client.revokeLease(lease)
                     throw BerthError.conflict("--cluster-advertise \(node.address) is already advertised by node \(holder?.hostname ?? "?") (\(holder?.id.prefix(12) ?? "?")); every node needs its own address")
                 }
@@ -100,7 +101,7 @@ public final class ClusterStore: Sendable {
                     return
                 } catch {
                     logger.warning("cluster registration failed", metadata: ["error": .string("\(error)")])
-                    try? await Task.sleep(for: pause)
+                    try? await Task.sleep(for: pause)  // cancelled: the loop's check ends it
                     pause = min(pause * 2, .seconds(2))
                 }
             }
@@ -144,7 +145,12 @@ public final class ClusterStore: Sendable {
             return state
         }
         keeper?.cancel()
-        if revoke, let lease { try? await client.revokeLease(lease) }
+        if revoke, let lease {
+            do { try await client.revokeLease(lease) } catch {
+                logger.warning("cannot revoke the cluster lease: other nodes keep this node's containers until it expires",
+                               metadata: ["error": .string("\(error)")])
+            }
+        }
         await client.close()
     }
 

@@ -36,6 +36,7 @@ enum Command {
         let errorReader = child.stderrPipe.map { BackgroundReader($0) }
         let out = child.stdoutPipe?.readDataToEndOfFile() ?? Data()
         let err = errorReader?.wait() ?? Data()
+        // Both read to their end: closing only releases the descriptors, nothing is lost.
         try? child.stdoutPipe?.close()
         try? child.stderrPipe?.close()
         return CommandOutput(status: reap(child.pid), stdout: out, stderr: err)

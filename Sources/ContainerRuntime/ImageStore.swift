@@ -17,6 +17,9 @@ public final class ImageStore: Sendable {
     private let tarPath: String
     /// Keyed by full ID ("sha256:…").
     private let images: Mutex<[String: ImageRecord]>
+    /// Image directories found at start whose record could not be read, each with why:
+    /// they are not listed, and the daemon can say so (this target has no logger).
+    public let unreadable: [String]
 
     public init(root: String, tarPath: String = "/bin/tar") throws {
         self.root = root
@@ -28,21 +31,38 @@ public final class ImageStore: Sendable {
             throw BerthError(.internal, "cannot create image store \(root)", cause: error)
         }
         var loaded: [String: ImageRecord] = [:]
-        let entries = (try? fm.contentsOfDirectory(atPath: root)) ?? []
+        var unreadable: [String] = []
+        let entries: [String]
+        do { entries = try fm.contentsOfDirectory(atPath: root) } catch {
+            // Starting with no images would look like they were all removed.
+            throw BerthError(.internal, "cannot read image store \(root)", cause: error)
+        }
         for entry in entries {
             let path = "\(root)/\(entry)"
             if entry.hasPrefix(".tmp-") {
-                try? fm.removeItem(atPath: path) // an interrupted import or removal
+                // An interrupted import or removal; one that cannot go now is tried again next start.
+                try? fm.removeItem(atPath: path)
                 continue
             }
-            guard Self.isFullHexID(entry),
-                  let data = fm.contents(atPath: "\(path)/image.json"),
-                  let record = try? Self.decoder.decode(ImageRecord.self, from: data),
-                  record.hexID == entry else { continue }
-            loaded[record.id] = record
+            guard Self.isFullHexID(entry) else { continue }  // not the store's
+            guard let data = fm.contents(atPath: "\(path)/image.json") else {
+                unreadable.append("\(entry): image.json missing or unreadable")
+                continue
+            }
+            do {
+                let record = try Self.decoder.decode(ImageRecord.self, from: data)
+                guard record.hexID == entry else {
+                    unreadable.append("\(entry): image.json names \(record.hexID)")
+                    continue
+                }
+                loaded[record.id] = record
+            } catch {
+                unreadable.append("\(entry): \(error)")
+            }
         }
         Self.resolveDuplicateTags(&loaded)
         images = Mutex(loaded)
+        self.unreadable = unreadable
     }
 
     // MARK: Queries
@@ -79,7 +99,8 @@ public final class ImageStore: Sendable {
 
         let staging = "\(root)/.tmp-\(UUID().uuidString)"
         let fm = FileManager.default
-        defer { try? fm.removeItem(atPath: staging) } // gone after rename; a leftover only on failure
+        // Gone after rename; a leftover only on failure, and the next start sweeps it.
+        defer { try? fm.removeItem(atPath: staging) }
         do {
             try fm.createDirectory(atPath: "\(staging)/rootfs", withIntermediateDirectories: true)
         } catch {
@@ -160,6 +181,7 @@ public final class ImageStore: Sendable {
             removal.deleted = [record.id]
             return (removal, doomed)
         }
+        // Already unlisted; what cannot be deleted now is a .tmp- entry the next start sweeps.
         if let doomed { try? FileManager.default.removeItem(atPath: doomed) }
         return removal
     }
@@ -173,6 +195,7 @@ public final class ImageStore: Sendable {
             return (try byPrefix(String(text.dropFirst(7)), original: text, in: images), nil)
         }
         if isFullHexID(text), let record = images["sha256:" + text] { return (record, nil) }
+        // Not a valid name:tag is a real answer here: the text may still be an ID prefix.
         if let parsed = try? ImageReference(parsing: text) {
             let key = parsed.description
             if let record = images.values.first(where: { $0.repoTags.contains(key) }) { return (record, key) }

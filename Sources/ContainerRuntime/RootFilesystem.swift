@@ -70,10 +70,12 @@ public enum RootFilesystem {
         let staging = "\(containerDir)/copy.partial"
         let fm = FileManager.default
         if !fm.fileExists(atPath: copy) {
+            // Usually absent; one that cannot be removed makes cp or rename fail, which is reported.
             try? fm.removeItem(atPath: staging)
             // cp -a keeps owners, modes, links and special files, which FileManager.copyItem does not.
             let result = try Command.run("/bin/cp", ["-a", imageRootfs, staging])
             guard result.status == 0, rename(staging, copy) == 0 else {
+                // The error below is the news; a partial copy left is removed by the next try.
                 try? fm.removeItem(atPath: staging)
                 throw BerthError(.internal, "overlay unavailable (\(errnoText(overlayError))) and copying \(imageRootfs) failed: \(result.diagnostic)")
             }

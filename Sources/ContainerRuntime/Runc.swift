@@ -54,6 +54,7 @@ public struct Runc: Sendable {
         unlink(pidFile) // a stale file from an earlier run would hand back a dead pid
         _ = try invoke("run", id: id, ["run", "--detach", "--pid-file", pidFile, "--bundle", bundle, id],
                        stdout: stdout, stderr: stderr)
+        // Unreadable or malformed both mean no pid from runc: the error below says so.
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else {
             throw BerthError(.internal, "runc run \(id): started but pid file \(pidFile) is missing or invalid")

@@ -13,6 +13,7 @@ enum RuncLog {
     static func lastError(in data: Data) -> String? {
         var last: String?
         for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+            // runc's log may hold lines that are not JSON entries: they are not its errors.
             guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(line)),
                   let level = entry.level, level == "error" || level == "fatal",
                   let message = entry.msg, !message.isEmpty else { continue }

@@ -205,6 +205,7 @@ private final class Listener: Sendable {
             return (state.stream, Array(state.connections.values))
         }
         await datagram.close()
+        // Closing fails only for a channel already closed, which is the goal.
         try? await stream?.close()
         for connection in connections { try? await connection.close() }
     }

@@ -64,7 +64,7 @@ final class DatagramServer: Sendable {
             // still wakes readers); SO_RCVTIMEO is the fallback.
             socket.withLock { fd in if fd >= 0 { _ = shutdown(fd, Int32(SHUT_RDWR)) } }
         }
-        try? await exited.futureResult.get()
+        try? await exited.futureResult.get()  // only waits for the thread: it reports no error
         socket.withLock { fd in
             if fd >= 0 { Glibc.close(fd) }
             fd = -1

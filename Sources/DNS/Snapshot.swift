@@ -31,6 +31,8 @@ final class Snapshot: Sendable {
         self.scopes = scopes
     }
 
+    /// Typed addresses always convert; one that would not is left out rather than taking
+    /// every other upstream down with it.
     static func socketAddresses(_ upstreams: [DNSUpstream]) -> [SocketAddress] {
         upstreams.compactMap { try? SocketAddress(ipAddress: $0.address.description, port: $0.port) }
     }

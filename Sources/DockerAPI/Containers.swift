@@ -134,6 +134,7 @@ public struct ContainerConfig: Codable, Sendable {
     }
 
     private static func stringOrList(_ container: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> [String]? {
+        // Not a list means a single string, whose decoding reports a bad body.
         if let list = try? container.decodeIfPresent([String].self, forKey: key) { return list }
         return try container.decodeIfPresent(String.self, forKey: key).map { [$0] }
     }

@@ -99,6 +99,7 @@ private enum FilterTerms: Decodable {
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
+        // Not the map shape means the list shape, whose decoding reports a bad body.
         if let map = try? container.decode([String: Bool].self) { self = .map(map) }
         else { self = .list(try container.decode([String].self)) }
     }

@@ -39,7 +39,9 @@ extension NetworkWorker {
             } catch {
                 if created {
                     host.bridgeIndexes[spec.name] = nil
-                    try? host.netlink.deleteLink(index: index)
+                    driverLog.cleanUp("delete bridge \(spec.name)", during: "undoing a failed bridge setup") {
+                        try host.netlink.removeLink(index: index)
+                    }
                 }
                 throw error
             }
@@ -111,9 +113,19 @@ extension NetworkWorker {
             && name.dropFirst(4).allSatisfy { $0.isHexDigit && !$0.isUppercase }
     }
 
+    /// Deletes every link of `names` (those already gone are no failure); the ones that
+    /// stay are logged together.
     public func deleteLinks(_ names: [String]) async {
-        _ = try? await thread.run { scope in
-            for name in names { try? scope.context.netlink.deleteLink(named: name) }
+        do {
+            let failures = try await thread.run { scope in
+                let netlink = scope.context.netlink
+                var failures = StepFailures("deleting links")
+                for name in names { failures.step("delete \(name)") { try netlink.removeLink(named: name) } }
+                return failures
+            }
+            driverLog.report(failures)
+        } catch {
+            driverLog.warning("deleting links \(names.joined(separator: ", ")): \(error)")
         }
     }
 
@@ -188,7 +200,9 @@ extension HostLinks {
         do {
             try netlink.perform(.setAlias(index: index, alias: NetworkWorker.bridgeAlias))
         } catch {
-            try? netlink.deleteLink(index: index)
+            driverLog.cleanUp("delete bridge \(name)", during: "a bridge that could not be marked") {
+                try netlink.removeLink(index: index)
+            }
             throw error
         }
         return index

@@ -73,112 +73,20 @@ public final class NetworkWorker: Sendable {
                 }
             }
         } catch {
-            for name in created { try? host.netlink.deleteLink(named: name) }
-            if let port = spare.port { try? host.netlink.deleteLink(index: port.hostIndex) }
+            var undo = StepFailures("undoing the failed sandbox \(spare.file.path)")
+            for name in created { undo.step("delete \(name)") { try host.netlink.removeLink(named: name) } }
+            if let port = spare.port { undo.step("delete \(port.hostName)") { try host.netlink.removeLink(index: port.hostIndex) } }
             NamespaceFile.remove(path: spare.file.path)
+            driverLog.report(undo)
             throw error
         }
         // A spare's unused pair (the container has no interface) goes with it.
-        if spec.interfaces.isEmpty, let port = spare.port { try? host.netlink.deleteLink(index: port.hostIndex) }
+        if spec.interfaces.isEmpty, let port = spare.port {
+            driverLog.cleanUp("delete \(port.hostName)", during: "sandbox without interfaces") {
+                try host.netlink.removeLink(index: port.hostIndex)
+            }
+        }
         return Sandbox(path: spare.file.path, hostInterfaces: created)
-    }
-
-    /// Keeps `count` spare namespaces under `directory` from now on, and as many with a
-    /// veth pair for the shape of the latest start. Files there that are not in use must
-    /// have been removed first (reconciliation does).
-    public func keepSpareNamespaces(_ count: Int, in directory: String) {
-        _ = Task {
-            try? await thread.run { scope in
-                scope.context.spareDirectory = directory
-                scope.context.spareTarget = count
-            }
-            refillSpares()
-        }
-    }
-
-    /// Tops the spares up, one namespace per job so container starts queued meanwhile
-    /// are not held up behind a whole refill: bare ones first, then plugged ones for the
-    /// hot shape, after dropping plugged ones of another shape.
-    private func refillSpares() {
-        _ = Task {
-            while true {
-                let more = try? await thread.run { scope -> Bool in
-                    let host = scope.context
-                    guard let directory = host.spareDirectory else { return false }
-                    if host.spares.count < host.spareTarget {
-                        host.spares.append(try Self.makeSpare(in: directory, scope: scope, plugging: nil))
-                        return true
-                    }
-                    if let stale = host.pluggedSpares.firstIndex(where: { $0.port?.shape != host.hotShape }) {
-                        Self.discard(host.pluggedSpares.remove(at: stale), host: host)
-                        return true
-                    }
-                    guard let shape = host.hotShape, host.pluggedSpares.count < host.spareTarget else { return false }
-                    host.pluggedSpares.append(try Self.makeSpare(in: directory, scope: scope, plugging: shape))
-                    return true
-                }
-                if more != true { return }
-            }
-        }
-    }
-
-    private static func makeSpare(in directory: String, scope: borrowing NamespaceScope<HostLinks>,
-                                  plugging shape: PortShape?) throws -> SpareNamespace {
-        var generator = SystemRandomNumberGenerator()
-        let path = directory + "/spare-" + String(generator.next() as UInt64, radix: 16)
-        var spare = try scope.createNamespace(at: path) { file in
-            let netlink = try RouteNetlink()
-            try netlink.perform(.setUp(index: 1))
-            return SpareNamespace(file: file, netlink: netlink, port: nil)
-        }
-        guard let shape else { return spare }
-        let host = scope.context
-        do {
-            // Named like any host end ("veth" and 7 hex digits); the endpoint takes this name.
-            let hostName = "veth" + String(String(generator.next() as UInt64, radix: 16).suffix(7))
-            let bridge = try host.bridgeIndex(shape.bridgeName)
-            guard let (hostIndex, peer) = try createPair(.createVeth(
-                name: hostName, peerName: shape.containerName, peerNamespaceFD: spare.file.fd,
-                masterIndex: bridge, up: true, mtu: shape.mtu, group: shape.portGroup), netlink: host.netlink) else {
-                try? host.netlink.deleteLink(named: hostName)
-                throw BerthError(.kernel, "the kernel did not echo the new link \(hostName)")
-            }
-            try disableIPv6(hostName, host: host, index: hostIndex)
-            // Tells `ip link` readers (and the tests) that this port waits for a container.
-            try host.netlink.perform(.setAlias(index: hostIndex, alias: Self.spareAlias))
-            if !shape.ipv6 {
-                try spare.netlink.perform([.setIPv6AddressGeneration(index: peer, mode: .none), .setUp(index: peer)])
-            }
-            spare.port = PluggedPort(shape: shape, bridgeIndex: bridge, hostName: hostName, hostIndex: hostIndex, peerIndex: peer)
-            return spare
-        } catch {
-            discard(spare, host: host)
-            throw error
-        }
-    }
-
-    /// Removes a spare: its namespace file and the veth pair if it has one.
-    static func discard(_ spare: SpareNamespace, host: HostLinks) {
-        if let port = spare.port { try? host.netlink.deleteLink(index: port.hostIndex) }
-        spare.file.close()
-        NamespaceFile.remove(path: spare.file.path)
-    }
-
-    /// Removes the spare namespaces (daemon shutdown). Their pairs are not deleted one by
-    /// one (each deletion waits for the kernel): they go with their namespaces, which the
-    /// kernel takes down in the background once the files and sockets are gone.
-    public func dropSpareNamespaces() async {
-        _ = try? await thread.run { scope in
-            let host = scope.context
-            host.spareTarget = 0
-            host.hotShape = nil
-            for spare in host.spares + host.pluggedSpares {
-                spare.file.close()
-                NamespaceFile.remove(path: spare.file.path)
-            }
-            host.spares = []
-            host.pluggedSpares = []  // closes their netlink sockets, the last hold on them
-        }
     }
 
     /// Adds one interface to a running container's namespace (network connect).
@@ -225,7 +133,9 @@ public final class NetworkWorker: Sendable {
             }
             try configureInside(interface, index: index, inner: inner, setMAC: false)
         } catch {
-            try? point.netlink.deleteLink(named: interface.hostName)
+            driverLog.cleanUp("delete \(interface.hostName)", during: "undoing a failed plug") {
+                try point.netlink.removeLink(named: interface.hostName)
+            }
             throw error
         }
     }
@@ -240,6 +150,8 @@ public final class NetworkWorker: Sendable {
     private static func finish(_ port: PluggedPort, as interface: InterfaceSpec, host: HostLinks, inner: RouteNetlink,
                                namespaceFD: Int32) throws {
         var claimed = false
+        // A failed lookup is a bridge gone or replaced: the pair is replaced, and `plug`
+        // looks the bridge up again and reports why.
         if (try? host.bridgeIndex(interface.bridgeName)) == port.bridgeIndex {
             do {
                 try host.netlink.perform(.setMaster(index: port.hostIndex, master: port.bridgeIndex, alias: ""))
@@ -249,7 +161,9 @@ public final class NetworkWorker: Sendable {
             }
         }
         guard claimed else {
-            try? host.netlink.deleteLink(index: port.hostIndex)
+            driverLog.cleanUp("delete \(port.hostName)", during: "replacing a stale spare pair") {
+                try host.netlink.removeLink(index: port.hostIndex)
+            }
             host.bridgeIndexes[interface.bridgeName] = nil
             var replacement = interface
             replacement.hostName = port.hostName
@@ -292,7 +206,7 @@ public final class NetworkWorker: Sendable {
     /// Setting only the address generation (RTM_SETLINK or its sysctl) still leaves the
     /// route. The thread must be in the home namespace: /proc/sys/net is the calling
     /// thread's namespace's.
-    private static func disableIPv6(_ name: String, host: HostLinks, index: Int32?) throws {
+    static func disableIPv6(_ name: String, host: HostLinks, index: Int32?) throws {
         let fd = open("/proc/sys/net/ipv6/conf/\(name)/disable_ipv6", O_WRONLY | O_CLOEXEC)
         if fd >= 0 {
             let written = write(fd, "1", 1)
@@ -326,6 +240,7 @@ public final class NetworkWorker: Sendable {
     /// an echo.
     static func createPair(_ request: NetlinkRequest, netlink: RouteNetlink) throws -> (host: Int32, peer: Int32)? {
         let replies = try netlink.exchange(request)
+        // An echo that does not parse is as good as none: callers then look the link up.
         guard let echoed = replies.first(where: { $0.type == RTM.newLink }), let info = try? LinkInfo(message: echoed),
               let peer = info.linkIndex else {
             return nil
@@ -363,14 +278,25 @@ public final class NetworkWorker: Sendable {
         teardowns.submit(TeardownThread.Job(links: [hostInterface], namespaceDropped: false, done: done))
     }
 
-    /// Deletes the container's veths and its namespace file. Best effort: every step
-    /// runs even when an earlier one fails.
+    /// Deletes the container's veths and its namespace file. Every step runs even when an
+    /// earlier one fails; the failed ones are logged together (links already gone are not
+    /// failures).
     public func destroySandbox(path: String, hostInterfaces: [String]) async {
-        _ = try? await thread.run { scope in
-            for name in hostInterfaces {
-                try? scope.context.netlink.deleteLink(named: name)
+        let failures: StepFailures
+        do {
+            failures = try await thread.run { scope in
+                let netlink = scope.context.netlink
+                var failures = StepFailures("destroying the sandbox \(path)")
+                for name in hostInterfaces {
+                    failures.step("delete \(name)") { try netlink.removeLink(named: name) }
+                }
+                NamespaceFile.remove(path: path)
+                return failures
             }
-            NamespaceFile.remove(path: path)
+        } catch {
+            driverLog.warning("destroying the sandbox \(path): \(error)")
+            return
         }
+        driverLog.report(failures)
     }
 }

@@ -127,8 +127,10 @@ extension NetworkWorker {
                     file: file, netlink: inner, bridgeIndex: bridge, vxlanName: spec.vxlanName)
             } catch {
                 if host.overlays[spec.bridge.name] == nil {
-                    if let link = try? host.netlink.link(named: spec.bridge.name), link.alias == Self.overlayGatewayAlias {
-                        try? host.netlink.deleteLink(index: link.index)
+                    driverLog.cleanUp("delete gateway \(spec.bridge.name)", during: "undoing a failed overlay setup") {
+                        if let link = try host.netlink.link(named: spec.bridge.name), link.alias == Self.overlayGatewayAlias {
+                            try host.netlink.removeLink(index: link.index)
+                        }
                     }
                     file.close()
                     NamespaceFile.remove(path: spec.namespacePath)
@@ -141,6 +143,8 @@ extension NetworkWorker {
     /// The namespace bound at `path`, or a new one (lo up) if there is none or the file
     /// is stale (left by a reboot).
     private static func openOrCreateNamespace(_ path: String, scope: borrowing NamespaceScope<HostLinks>) throws -> (NamespaceFile, RouteNetlink) {
+        // No file, or one that cannot be entered (stale after a reboot): nil is the answer
+        // that a new namespace is needed, and making it reports what is really wrong.
         if let existing = try? NamespaceFile.open(path: path) {
             if let inner = try? scope.inside(namespace: existing.fd, { try RouteNetlink() }) { return (existing, inner) }
             existing.close()
@@ -224,7 +228,9 @@ extension NetworkWorker {
             do {
                 try host.netlink.moveToNamespace(index: index, fd: namespaceFD)
             } catch {
-                try? host.netlink.deleteLink(index: index)
+                driverLog.cleanUp("delete \(spec.vxlanName)", during: "a VXLAN device that could not be moved") {
+                    try host.netlink.removeLink(index: index)
+                }
                 throw error
             }
             device = try inner.link(named: spec.vxlanName)
@@ -253,7 +259,12 @@ extension NetworkWorker {
     /// Removes overlay namespace files under `directory` that are not in `keeping`, with
     /// the host's end of their gateway pairs (reconciliation).
     public func removeOverlayNamespaces(in directory: String, keeping: Set<String>) async {
-        guard let files = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        guard access(directory, F_OK) == 0 else { return }  // none made yet
+        let files: [String]
+        do { files = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
+            driverLog.warning("removing unused overlay namespaces: cannot list \(directory)", metadata: ["error": .string("\(error)")])
+            return
+        }
         for file in files where !keeping.contains(directory + "/" + file) {
             NamespaceFile.remove(path: directory + "/" + file)
         }
@@ -272,10 +283,18 @@ extension NetworkWorker {
             guard let link = try netlink.link(named: vxlan) else {
                 throw BerthError(.internal, "VXLAN device \(vxlan) does not exist")
             }
+            var failures = StepFailures("removing remote neighbours on \(vxlan)")
             for neighbour in removing {
-                try? netlink.deleteNeighbour(.v4(neighbour.address), index: link.index)
-                try? netlink.deleteFDB(mac: neighbour.mac, index: link.index, destination: .v4(neighbour.vtep))
+                failures.step("neighbour \(neighbour.address)") {
+                    try Self.ignoringAbsent { try netlink.deleteNeighbour(.v4(neighbour.address), index: link.index) }
+                }
+                failures.step("forwarding entry \(neighbour.mac)") {
+                    try Self.ignoringAbsent {
+                        try netlink.deleteFDB(mac: neighbour.mac, index: link.index, destination: .v4(neighbour.vtep))
+                    }
+                }
             }
+            driverLog.report(failures)
             var requests: [NetlinkRequest] = []
             for neighbour in adding {
                 requests.append(.addFDB(mac: neighbour.mac, index: link.index, destination: .v4(neighbour.vtep)))

@@ -95,7 +95,8 @@ private struct Teardowns {
     private func delete(_ name: String) { Self.delete(name, netlink) }
 
     private static func delete(_ name: String, _ netlink: RouteNetlink) {
-        // ENODEV: already gone. Anything else is left to reconciliation at the next start.
-        try? netlink.deleteLink(named: name)
+        // Already gone is what was wanted; anything else is left to reconciliation at the
+        // next start, and said.
+        driverLog.cleanUp("delete \(name)", during: "container network teardown") { try netlink.removeLink(named: name) }
     }
 }

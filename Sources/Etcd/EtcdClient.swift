@@ -247,6 +247,7 @@ public final class EtcdClient: Sendable {
     }
 
     static func serverError(status: Int, body: [UInt8], endpoint: EtcdEndpoint, path: String) -> EtcdError {
+        // A body that is not the gateway's error shape is shown as text instead.
         let parsed = (try? Wire.decode(ErrorEnvelope.self, from: body))?.error
         let message = parsed?.message ?? String(decoding: body.prefix(500), as: UTF8.self)
         if parsed?.code == GRPCCode.outOfRange, message.contains("compacted") {

@@ -11,6 +11,7 @@ struct WireInt<Value: FixedWidthInteger & Codable & Sendable>: Codable, Sendable
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
+        // Not a string is a real answer: the gateway also sends some as plain numbers.
         if let text = try? container.decode(String.self) {
             guard let value = Value(text) else {
                 throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an integer: \"\(text)\"")
@@ -340,6 +341,8 @@ struct GatewayError: Decodable, Equatable {
     init(from decoder: any Decoder) throws {
         // Either the whole `{"error": ..., "code": ...}` object or the inner stream object.
         let container = try decoder.container(keyedBy: Keys.self)
+        // Either key, either form: a field of another shape is absent for this purpose, and
+        // the guard below refuses a body with nothing usable.
         let code = (try? container.decodeIfPresent(Int.self, forKey: .code)) ?? (try? container.decodeIfPresent(Int.self, forKey: .grpc_code))
         let message = (try? container.decodeIfPresent(String.self, forKey: .message))
             ?? (try? container.decodeIfPresent(String.self, forKey: .error))
@@ -358,6 +361,7 @@ struct ErrorEnvelope: Decodable {
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: Keys.self)
+        // A string here is the unary form; anything else is decoded (and reported) below.
         if (try? container.decodeIfPresent(String.self, forKey: .error)) != nil {
             error = try GatewayError(from: decoder)  // unary form: fields at top level
         } else {

@@ -124,6 +124,7 @@ final class HTTPConnection: Sendable {
                     if let tls {
                         // SNI cannot carry an IP address; NIOSSL then checks the certificate
                         // against the connected address instead.
+                        // Not parsable as an address means a host name: nil is the answer.
                         let isIP = (try? SocketAddress(ipAddress: host, port: 0)) != nil
                         try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: isIP ? nil : host))
                     }

@@ -31,6 +31,7 @@ public final class Firewall: Sendable {
 
     /// Whether bridged IPv4 traffic passes the IP hooks here (br_netfilter on).
     public static func bridgeNetfilterActive() -> Bool {
+        // No such file: br_netfilter is not loaded, which is the answer "no".
         (try? String(contentsOfFile: "/proc/sys/net/bridge/bridge-nf-call-iptables", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) == "1"
     }
@@ -48,7 +49,7 @@ public final class Firewall: Sendable {
     public func start(networks: [FirewallNetwork], published: [String: [PortMapping]]) throws(BerthError) {
         try Self.writeSysctl("/proc/sys/net/ipv4/ip_forward", "1")
         if networks.contains(where: \.ipv6) { try Self.writeSysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1") }
-        for network in networks { Self.allowLocalhost(network.bridge) }
+        for network in networks { allowLocalhost(network.bridge) }
         let firewallThreadID = try perform { state throws(BerthError) in
             try state.start(networks: networks, published: published)
             return state.threadID
@@ -78,7 +79,7 @@ public final class Firewall: Sendable {
 
     public func addNetwork(_ network: FirewallNetwork) async throws(BerthError) {
         if network.ipv6 { try Self.writeSysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1") }
-        Self.allowLocalhost(network.bridge)
+        allowLocalhost(network.bridge)
         try await job { state throws(BerthError) in try state.addNetwork(network) }
     }
 
@@ -145,6 +146,7 @@ public final class Firewall: Sendable {
     }
 
     static func ephemeralPorts() -> ClosedRange<UInt16> {
+        // Unreadable: the kernel's default range below, as for a malformed one.
         let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
         let bounds = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { UInt16($0) }
         if bounds.count == 2, bounds[0] <= bounds[1] { return bounds[0]...bounds[1] }
@@ -158,8 +160,11 @@ public final class Firewall: Sendable {
     }
 
     /// 127.0.0.1 may be the source of packets routed to the bridge (the host reaching a
-    /// published port on localhost); they are masqueraded on the way out.
-    static func allowLocalhost(_ bridge: String) {
-        try? writeSysctl("/proc/sys/net/ipv4/conf/\(bridge)/route_localnet", "1")
+    /// published port on localhost); they are masqueraded on the way out. Without it
+    /// only that way in fails, so the network is still made, and the failure said.
+    func allowLocalhost(_ bridge: String) {
+        do { try Self.writeSysctl("/proc/sys/net/ipv4/conf/\(bridge)/route_localnet", "1") } catch {
+            logger.warning("published ports of \(bridge) will not answer on 127.0.0.1", metadata: ["error": .string("\(error)")])
+        }
     }
 }

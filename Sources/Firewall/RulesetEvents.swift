@@ -27,6 +27,8 @@ public enum RulesetEvents {
     /// The events in one datagram; messages that are not about deletions or commits,
     /// or that cannot be parsed, are skipped.
     public static func parse(_ datagram: [UInt8]) -> [RulesetEvent] {
+        // Unparsable datagrams and messages (here and below) are skipped by design: the
+        // guard still sees the next event.
         guard let messages = try? ReceivedMessage.split(datagram) else { return [] }
         var events: [RulesetEvent] = []
         for message in messages where message.type >> 8 == subsystem {

@@ -25,6 +25,7 @@ extension BodyProducer.Source {
     /// Yields on the event loop and pauses reading when the consumer asks us to stop.
     func yieldPausingReads(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
         if yield(buffer) == .stopProducing {
+            // Fails only on a closed channel, which reads nothing more anyway.
             try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
         }
     }

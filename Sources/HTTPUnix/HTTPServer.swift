@@ -99,7 +99,7 @@ public actor HTTPServer {
             do {
                 try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: socketPath)
             } catch {
-                try? await channel.close()
+                try? await channel.close()  // the permissions error is the one to report
                 throw error
             }
         }
@@ -111,6 +111,8 @@ public actor HTTPServer {
     public func shutdown() async {
         guard let listener else { return }
         self.listener = nil
+        // Closing fails only for a channel already closed, which is the goal; a socket
+        // file left behind is replaced by the next start (cleanupExistingSocketFile).
         try? await listener.close()
         for channel in connections.removeAll() {
             try? await channel.close()

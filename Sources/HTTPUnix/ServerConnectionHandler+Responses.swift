@@ -192,6 +192,8 @@ extension ServerConnectionHandler {
             }
             let task = Task {
                 // Writes are awaited to completion, so closing after `body` returns loses nothing.
+                // A session's error ends only that session (the peer went away, or the body
+                // failed): nobody else is waiting for it.
                 try? await raw.executeThenClose { inbound, _ in
                     try await body(RawStreamWriter(channel: channel, input: RawInput(stream: inbound)))
                 }

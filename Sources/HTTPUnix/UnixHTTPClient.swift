@@ -52,6 +52,7 @@ public struct HTTPClientResponse: Sendable {
 
     /// The `message` of a Docker error body, else the body text; nil if empty.
     public var errorMessage: String? {
+        // Not Docker's error shape: the text below is the message.
         if let error = try? decodeJSON(ErrorMessage.self) {
             return error.message
         }

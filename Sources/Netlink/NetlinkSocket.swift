@@ -62,6 +62,7 @@ public final class NetlinkSocket: NetlinkTransport {
         try setOption(NL.solNetlink, NL.capAck, Int32(1), "enable NETLINK_CAP_ACK")
         try setOption(NL.solNetlink, NL.extAck, Int32(1), "enable NETLINK_EXT_ACK")
         let size = Int32(clamping: receiveBufferSize)
+        // Needs CAP_NET_ADMIN: without it, the capped SO_RCVBUF, whose failure is reported.
         if (try? setOption(SOL_SOCKET, SO_RCVBUFFORCE, size, "")) == nil {
             try setOption(SOL_SOCKET, SO_RCVBUF, size, "set SO_RCVBUF")
         }

@@ -120,6 +120,7 @@ public final class MirroredStore: KeyValueStore {
         guard Self.isValidKey(key) else { return }
         let path = directory + "/" + key
         let parent = (path as NSString).deletingLastPathComponent
+        // A parent that cannot be made fails the write below, which removes the copy (above).
         if parent != directory { try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
         do { try AtomicFile.write(Data(value), to: path, mode: 0o600) } catch { unlink(path) }
     }

@@ -99,6 +99,8 @@ public final class SQLiteStore: KeyValueStore {
                 try db.execute("COMMIT")
                 return next
             } catch {
+                // The first error is the one to report; a failed ROLLBACK leaves nothing
+                // committed either (SQLite rolls back an open transaction itself).
                 try? db.execute("ROLLBACK")
                 throw error
             }

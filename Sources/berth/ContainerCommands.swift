@@ -226,6 +226,7 @@ func streamLogs(_ api: APIClient, _ container: String, follow: Bool) async throw
             guard response.status == 200 else {
                 var bytes: [UInt8] = []
                 for try await chunk in response.body { bytes += chunk }
+                // Not Docker's error shape: the status says what went wrong.
                 let message = (try? APIClient.decoder.decode(ErrorResponse.self, from: Data(bytes)))?.message ?? "status \(response.status)"
                 throw CLIFailure(message: message)
             }

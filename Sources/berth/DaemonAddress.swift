@@ -41,6 +41,7 @@ struct APIClient {
             throw CLIFailure(message: "cannot connect to the berth daemon at \(Daemon.host): is berthd running? (\(error))")
         }
         guard (200..<300).contains(response.status) || response.status == 304 else {
+            // Not Docker's error shape: the body itself is the message.
             let message = (try? Self.decoder.decode(ErrorResponse.self, from: Data(response.body)))?.message
                 ?? String(decoding: response.body, as: UTF8.self)
             throw CLIFailure(message: message.trimmingCharacters(in: .whitespacesAndNewlines))

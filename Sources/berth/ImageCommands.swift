@@ -29,6 +29,7 @@ struct ImageImport: AsyncParsableCommand {
         // Docker answers a JSON progress stream whose last object carries the ID or an error.
         let lines = String(decoding: response.body, as: UTF8.self).split(separator: "\n")
         for line in lines {
+            // A line that is not a JSON object carries no ID or error.
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
             if let error = object["error"] as? String ?? (object["errorDetail"] as? [String: Any])?["message"] as? String {
                 throw CLIFailure(message: error)

@@ -63,6 +63,7 @@ private func evaluate(_ action: String, _ root: Any) -> String {
     let words = action.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
     if words.first == "json", words.count == 2 {
         let target = lookup(words[1], root) ?? NSNull()
+        // A value JSON cannot hold prints as null rather than failing the whole template.
         if let data = try? JSONSerialization.data(withJSONObject: target, options: [.fragmentsAllowed, .sortedKeys]) {
             return String(decoding: data, as: UTF8.self)
         }

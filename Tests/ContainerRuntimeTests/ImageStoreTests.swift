@@ -112,6 +112,22 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(dir.path)/images").isEmpty)
     }
 
+    @Test func unreadableRecordsAreSkippedAndNamed() throws {
+        let dir = try TemporaryDirectory("unreadable")
+        defer { dir.cleanup() }
+        let hex = String(repeating: "ab", count: 32)
+        let other = String(repeating: "cd", count: 32)
+        try FileManager.default.createDirectory(atPath: "\(dir.path)/images/\(hex)", withIntermediateDirectories: true)
+        try Data("not json".utf8).write(to: URL(fileURLWithPath: "\(dir.path)/images/\(hex)/image.json"))
+        try FileManager.default.createDirectory(atPath: "\(dir.path)/images/\(other)", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "\(dir.path)/images/lost+found", withIntermediateDirectories: true)
+        let store = try ImageStore(root: "\(dir.path)/images")
+        #expect(store.list().isEmpty)
+        #expect(store.unreadable.count == 2)
+        #expect(store.unreadable.contains { $0.hasPrefix(hex + ": ") })
+        #expect(store.unreadable.contains { $0 == other + ": image.json missing or unreadable" })
+    }
+
     @Test func ambiguousPrefixIsReported() throws {
         let dir = try TemporaryDirectory("ambiguous")
         defer { dir.cleanup() }
