@@ -40,6 +40,10 @@ public final class BerthDaemon: Sendable {
         let daemonID = try loadDaemonID(store)
         let worker = try NetworkWorker()
         let runtime = try RuncRuntime(configuration: configuration, daemonID: daemonID)
+        for problem in runtime.images.unreadable {
+            // Left in place for the operator: an image berth cannot read is not listed.
+            logger.warning("skipping an unreadable image", metadata: ["image": .string(problem)])
+        }
         let dns = DNSServer(upstreams: Controller.upstreams(resolvConf: configuration.resolvConfPath))
         var cluster: ClusterStore?
         if let settings = configuration.cluster {

@@ -15,19 +15,13 @@ struct UndoList {
     var isEmpty: Bool { steps.isEmpty }
 
     /// Undoes every registered step, last first; returns what failed.
-    fileprivate func unwind(isolation: isolated (any Actor)? = #isolation) async -> [StepFailure] {
-        var failures: [StepFailure] = []
+    fileprivate func unwind(_ operation: String, isolation: isolated (any Actor)? = #isolation) async -> StepFailures {
+        var failures = StepFailures("undoing a failed \(operation)")
         for step in steps.reversed() {
-            do { try await step.undo() } catch { failures.append(StepFailure(step: step.name, error: error)) }
+            do { try await step.undo() } catch { failures.record(step.name, error) }
         }
         return failures
     }
-}
-
-struct StepFailure: Error, CustomStringConvertible {
-    var step: String
-    var error: any Error
-    var description: String { "\(step): \(error)" }
 }
 
 enum Steps {
@@ -40,39 +34,35 @@ enum Steps {
         do {
             return try await body(&undo)
         } catch {
-            for failure in await undo.unwind() {
-                logger.error("undoing a failed \(operation) failed", metadata: [
-                    "step": .string(failure.step), "error": .string("\(failure.error)"), "cause": .string("\(error)"),
-                ])
+            let failures = await undo.unwind(operation)
+            if !failures.isEmpty {
+                logger.error("\(failures)", metadata: ["cause": .string("\(error)")])
             }
             throw error
         }
     }
 }
 
-/// A teardown: every step runs whatever happened to the ones before, and the errors met
-/// are collected, logged with their step's name, and given back to the caller.
+/// A teardown with awaited steps: every step runs whatever happened to the ones before,
+/// each failure is logged with its step's name as it happens and kept (`StepFailures`,
+/// which the targets below the daemon use for their synchronous teardowns).
 struct Teardown {
-    let operation: String
     let logger: Logger
-    private(set) var failures: [StepFailure] = []
+    private(set) var failures: StepFailures
 
     init(_ operation: String, logger: Logger) {
-        self.operation = operation
         self.logger = logger
+        failures = StepFailures(operation)
     }
 
     mutating func step(_ name: String, isolation: isolated (any Actor)? = #isolation,
                        _ body: () async throws -> Void) async {
         do { try await body() } catch {
-            failures.append(StepFailure(step: name, error: error))
-            logger.warning("\(operation): \(name) failed", metadata: ["error": .string("\(error)")])
+            failures.record(name, error)
+            logger.warning("\(failures.operation): \(name) failed", metadata: ["error": .string("\(error)")])
         }
     }
 
     /// One error naming every failed step, or nil if all went well.
-    var error: BerthError? {
-        guard !failures.isEmpty else { return nil }
-        return BerthError(.internal, "\(operation): " + failures.map(\.description).joined(separator: "; "))
-    }
+    var error: BerthError? { failures.error }
 }
