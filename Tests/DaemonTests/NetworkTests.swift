@@ -175,4 +175,22 @@ import Testing
             try await daemon.network("n2", subnet: "10.80.0.0/24")
         }
     }
+
+    /// The bridged drivers' shared parts reach the controller through the protocol (what
+    /// start-up asks each network's driver for to build the firewall and routing rules).
+    @Test func theBridgeDriverGivesItsRulesThroughTheProtocol() async throws {
+        try await withDaemon { daemon in
+            let record = try await daemon.network("n1", subnet: "10.90.0.0/24")
+            let driver: any NetworkDriver = await daemon.controller.drivers.of(record)
+            #expect(driver.firewallNetwork(record)?.bridge == record.bridgeName)
+            #expect(driver.isolatedNetwork(record) != nil)
+            let spec = try driver.interfaceSpec(
+                EndpointRecord(id: "e", networkID: record.id, networkName: "n1", interfaceName: "eth0", hostInterface: "vethx",
+                               ipv4: IPv4Address("10.90.0.5"), prefixLength: 24, gateway: record.gateway, ipv6: nil,
+                               prefixLength6: nil, gateway6: nil, mac: try #require(MACAddress("02:42:0a:5a:00:05")),
+                               aliases: [], links: [], requestedIPv4: nil, requestedIPv6: nil, requestedMAC: nil),
+                on: record, defaultRoute: true, defaultRoute6: false)
+            #expect(spec.bridgeName == record.bridgeName && spec.gateway == record.gateway)
+        }
+    }
 }

@@ -9,12 +9,15 @@ import IPAM
 import Logging
 import Store
 
-/// Owns berth's objects (networks, containers, their endpoints) and every change to them.
+/// Orchestrates every change to berth's objects. The state lives in small collaborators
+/// (`NetworkTable`, `ContainerTable`, `TeardownTracker`, `ExitWaiters`, `DriverRegistry`);
+/// the kernel, nftables and runc are reached through the seams in Services/.
 ///
-/// Changes follow validate → reserve → apply → commit: input is checked and names and
-/// addresses are reserved synchronously inside the actor before the first `await`, so
-/// the actor's reentrancy never lets two requests take the same name or address; a failed
-/// apply step rolls back what it did and releases the reservation.
+/// Changes follow validate → reserve → apply → commit: input is checked, and names,
+/// addresses and a container's passing state (starting, stopping, removing) are taken
+/// synchronously inside the actor before the first `await`, so its reentrancy never lets
+/// two requests take the same name or address or act on one container at once. The apply
+/// steps run through `Steps.run`: a failure undoes the completed ones in reverse.
 actor Controller {
     let configuration: DaemonConfiguration
     let store: any KeyValueStore

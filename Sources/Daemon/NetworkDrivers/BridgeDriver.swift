@@ -6,7 +6,7 @@ import Logging
 
 /// Docker's bridge driver: a Linux bridge on this host per network, its containers on
 /// veth pairs, NAT and isolation in berth's firewall and policy routing rules.
-struct BridgeDriver: NetworkDriver {
+struct BridgeDriver: BridgedDriver {
     static let name = "bridge"
     let bridged: BridgedNetwork
     /// `berthd --mtu`: a network's MTU unless its options give one.
@@ -97,14 +97,6 @@ struct BridgeDriver: NetworkDriver {
             await teardown.step("removing bridge \(name)") { try await removeDevice(named: name) }
         }
         if let error = teardown.error { throw error }
-    }
-
-    func firewallNetwork(_ network: NetworkRecord) -> FirewallNetwork? { bridged.firewallNetwork(network) }
-    func isolatedNetwork(_ network: NetworkRecord) -> IsolatedNetwork? { BridgedNetwork.isolatedNetwork(network) }
-
-    func interfaceSpec(_ endpoint: EndpointRecord, on network: NetworkRecord, defaultRoute: Bool,
-                       defaultRoute6: Bool) throws(BerthError) -> InterfaceSpec {
-        try BridgedNetwork.interfaceSpec(endpoint, on: network, defaultRoute: defaultRoute, defaultRoute6: defaultRoute6)
     }
 
     /// The veth goes on the teardown thread; its address stays taken until `done`.

@@ -96,3 +96,19 @@ struct BridgedNetwork: Sendable {
             portGroup: allowsInterContainer(network) ? nil : Ruleset.isolatedPortGroup)
     }
 }
+
+/// A driver whose containers join through a veth on a bridge (bridge, overlay): the
+/// firewall, isolation and interface parts are the same for all of them.
+protocol BridgedDriver: NetworkDriver {
+    var bridged: BridgedNetwork { get }
+}
+
+extension BridgedDriver {
+    func firewallNetwork(_ network: NetworkRecord) -> FirewallNetwork? { bridged.firewallNetwork(network) }
+    func isolatedNetwork(_ network: NetworkRecord) -> IsolatedNetwork? { BridgedNetwork.isolatedNetwork(network) }
+
+    func interfaceSpec(_ endpoint: EndpointRecord, on network: NetworkRecord, defaultRoute: Bool,
+                       defaultRoute6: Bool) throws(BerthError) -> InterfaceSpec {
+        try BridgedNetwork.interfaceSpec(endpoint, on: network, defaultRoute: defaultRoute, defaultRoute6: defaultRoute6)
+    }
+}

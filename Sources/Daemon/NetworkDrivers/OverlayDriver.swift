@@ -10,7 +10,7 @@ import Logging
 /// (`<exec-root>/overlays/<id>`), with a static entry per container of another node.
 /// Which networks exist, their VNIs and their addresses are decided in etcd (see
 /// `Controller+Cluster`); this driver makes and removes the kernel's part.
-struct OverlayDriver: NetworkDriver {
+struct OverlayDriver: BridgedDriver {
     static let name = "overlay"
     static let overhead = 50  // outer Ethernet, IPv4, UDP and VXLAN headers
     let bridged: BridgedNetwork
@@ -112,14 +112,6 @@ struct OverlayDriver: NetworkDriver {
         await bridged.removeRules(network, in: &teardown)
         await teardown.step("removing its devices") { try await bridged.worker.removeOverlay(try overlaySpec(network)) }
         if let error = teardown.error { throw error }
-    }
-
-    func firewallNetwork(_ network: NetworkRecord) -> FirewallNetwork? { bridged.firewallNetwork(network) }
-    func isolatedNetwork(_ network: NetworkRecord) -> IsolatedNetwork? { BridgedNetwork.isolatedNetwork(network) }
-
-    func interfaceSpec(_ endpoint: EndpointRecord, on network: NetworkRecord, defaultRoute: Bool,
-                       defaultRoute6: Bool) throws(BerthError) -> InterfaceSpec {
-        try BridgedNetwork.interfaceSpec(endpoint, on: network, defaultRoute: defaultRoute, defaultRoute6: defaultRoute6)
     }
 
     /// The host end is in the overlay's namespace, which the teardown thread does not
