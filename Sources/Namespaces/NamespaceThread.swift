@@ -135,11 +135,4 @@ public struct NamespaceFile: Sendable {
     }
 }
 
-/// Moves a value that is not Sendable (a socket opened inside a namespace) to its one
-/// new owner; the sender must not keep using it.
-public struct Unchecked<T>: @unchecked Sendable {
-    public var value: T
-    public init(_ value: T) { self.value = value }
-}
-
 func errnoText() -> String { String(cString: strerror(errno)) }

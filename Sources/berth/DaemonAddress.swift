@@ -1,15 +1,17 @@
 import DockerAPI
 import Foundation
 import HTTPUnix
+import Synchronization
 
 /// Where the daemon is and how to talk to it.
 enum Daemon {
-    nonisolated(unsafe) static var hostOverride: String?
+    /// `-H` / `--host`, set once while the arguments are read.
+    static let hostOverride = Mutex<String?>(nil)
 
     static let defaultHost = "unix:///run/berth.sock"
 
     static var host: String {
-        hostOverride ?? ProcessInfo.processInfo.environment["BERTH_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultHost
+        hostOverride.withLock { $0 } ?? ProcessInfo.processInfo.environment["BERTH_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultHost
     }
 
     static func socketPath() throws -> String {

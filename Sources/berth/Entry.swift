@@ -21,10 +21,10 @@ struct Berth: AsyncParsableCommand {
         while index < arguments.count {
             let argument = arguments[index]
             if argument == "-H" || argument == "--host", index + 1 < arguments.count {
-                Daemon.hostOverride = arguments[index + 1]
+                Daemon.hostOverride.withLock { $0 = arguments[index + 1] }
                 arguments.removeSubrange(index...(index + 1))
             } else if argument.hasPrefix("--host=") {
-                Daemon.hostOverride = String(argument.dropFirst("--host=".count))
+                Daemon.hostOverride.withLock { $0 = String(argument.dropFirst("--host=".count)) }
                 arguments.remove(at: index)
             } else if argument.hasPrefix("-") {
                 index += 1

@@ -102,7 +102,7 @@ enum LogStreamer {
             while await isRunning() { try await Task.sleep(for: .milliseconds(50)) }
             return
         }
-        defer { try? handle.close() }
+        defer { try? handle.close() }  // a read-only handle: nothing is lost if closing fails
         while true {
             let data = handle.readData(ofLength: 64 * 1024)
             if !data.isEmpty {
@@ -163,6 +163,7 @@ extension Controller {
         }
     }
 
+    /// nil for a time berth did not write (an unparsable one shows as "now").
     static func date(_ text: String) -> Date? {
         try? timeFormat.parse(text)
     }

@@ -84,6 +84,7 @@ extension APIRoutes {
                         async let out: Void = drain(process.stdout)
                         async let err: Void = drain(process.stderr)
                         _ = await (out, err)
+                        // 255, as runc reports a process it could not wait for.
                         await controller.finishExec(id, exitCode: (try? await process.exitCode()) ?? 255)
                     }
                     return .empty(.ok)

@@ -86,6 +86,8 @@ extension Controller {
                 if let old = remoteEndpoints.updateValue(endpoint, forKey: endpoint.key) { forgetRemote(old) }
                 guard let network = networks[endpoint.networkID], let vxlan = network.vxlanName else { continue }
                 let address = endpoint.address
+                // Already taken here: etcd gave the address to one endpoint only, so it is
+                // this one's (an earlier event of the same endpoint, or a claim of ours it won).
                 try? networks.take(address, on: network.id)
                 addRemoteNames(endpoint)
                 namesChanged = true
@@ -277,7 +279,11 @@ extension Controller {
         do {
             try await materialize(overlay)
         } catch {
-            try? await cluster.removeNetwork(overlay)
+            do { try await cluster.removeNetwork(overlay) } catch {
+                // The other nodes keep a network this node could not set up; `network rm` removes it.
+                logger.error("cannot withdraw an overlay network this node failed to set up", metadata: [
+                    "name": .string(overlay.name), "error": .string("\(error)")])
+            }
             throw error
         }
         guard let record = networks[overlay.id] else { throw BerthError.notFound("network \(name) was removed meanwhile") }

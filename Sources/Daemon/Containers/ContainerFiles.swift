@@ -60,9 +60,10 @@ enum ContainerFiles {
             throw BerthError(.internal, "cannot open \(path) for writing")
         }
         do {
-            defer { try? handle.close() }
             try handle.truncate(atOffset: 0)
             try handle.write(contentsOf: Data(text.utf8))
+            // A failed close can mean a failed write-back: reported like the write.
+            try handle.close()
         } catch {
             throw BerthError(.internal, "cannot rewrite \(path)", cause: error)
         }

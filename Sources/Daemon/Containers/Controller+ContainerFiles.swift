@@ -37,6 +37,7 @@ extension Controller {
         }
         let hosts: String
         if record.networkMode == .host {
+            // Host mode sees the host's /etc/hosts; a host without one gets a minimal file.
             hosts = (try? String(contentsOfFile: configuration.hostsPath, encoding: .utf8)) ?? ContainerFiles.hosts(hostname: hostname, addresses: [], extra: [])
         } else {
             hosts = ContainerFiles.hosts(hostname: hostname, addresses: endpoints.flatMap(\.addresses).map(\.description),

@@ -90,6 +90,7 @@ extension Controller {
         for endpoint in endpoints {
             for link in endpoint.links {
                 let parts = link.split(separator: ":").map(String.init)
+                // A link to a container that is gone or stopped resolves to nothing.
                 guard let targetName = parts.first, let target = try? self.container(targetName), target.isRunning else { continue }
                 let addresses = target.endpoints.filter { $0.networkID == endpoint.networkID }
                     .flatMap(\.addresses)
@@ -132,6 +133,7 @@ extension Controller {
     /// The daemon's upstream resolvers: every nameserver of its resolv.conf. Loopback ones
     /// are fine here, since berthd forwards from the host's namespace.
     static func upstreams(resolvConf path: String) -> [DNSUpstream] {
+        // No resolv.conf: no upstream, names outside berth's get SERVFAIL.
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { line in
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })

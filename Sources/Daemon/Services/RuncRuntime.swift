@@ -124,6 +124,8 @@ final class RuncRuntime: Sendable {
                 }
                 return LaunchedProcess(pid: pid, startTime: startTime)
             } catch {
+                // The launch's own error is the one to report; a runc container left by a
+                // failed delete is removed by the next start's reconciliation.
                 try? runc.delete(id: spec.id, force: true)
                 throw error
             }

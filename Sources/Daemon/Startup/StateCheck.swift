@@ -88,6 +88,7 @@ extension BerthDaemon {
         }
         let names = lostContainers.sorted().map { id in
             store.copy(of: StoreKeys.container(id))
+                // Only for its name: an unreadable copy is named by its ID instead.
                 .flatMap { try? JSONDecoder().decode(ContainerRecord.self, from: Data($0)) }
                 .map { "\($0.name) (\($0.shortID))" } ?? String(id.prefix(12))
         }
