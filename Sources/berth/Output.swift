@@ -1,3 +1,4 @@
+import DockerAPI
 import Foundation
 
 func truncate(_ text: String, _ length: Int) -> String {
@@ -6,21 +7,10 @@ func truncate(_ text: String, _ length: Int) -> String {
 
 /// "3 seconds ago", "5 minutes ago", as docker ps prints.
 func ago(_ unixTime: Int64) -> String {
-    let seconds = max(0, Int64(Date().timeIntervalSince1970) - unixTime)
-    return humanDuration(seconds) + " ago"
-}
-
-func humanDuration(_ seconds: Int64) -> String {
-    switch seconds {
-    case ..<1: return "Less than a second"
-    case 1: return "1 second"
-    case ..<60: return "\(seconds) seconds"
-    case ..<120: return "About a minute"
-    case ..<3600: return "\(seconds / 60) minutes"
-    case ..<7200: return "About an hour"
-    case ..<172_800: return "\(seconds / 3600) hours"
-    default: return "\(seconds / 86400) days"
-    }
+    // The time comes from the daemon: a nonsense one must not trap the subtraction.
+    let (difference, overflow) = Int64(Date().timeIntervalSince1970).subtractingReportingOverflow(unixTime)
+    let seconds = overflow ? 0 : max(0, difference)
+    return HumanDuration.text(seconds: seconds) + " ago"
 }
 
 func printTable(headers: [String], keys: [String], rows: [[String: String]]) {

@@ -168,19 +168,7 @@ extension Controller {
         try? timeFormat.parse(text)
     }
 
-    static func human(_ interval: TimeInterval) -> String {
-        let seconds = Int(interval)
-        switch seconds {
-        case ..<1: return "Less than a second"
-        case 1: return "1 second"
-        case ..<60: return "\(seconds) seconds"
-        case ..<120: return "About a minute"
-        case ..<3600: return "\(seconds / 60) minutes"
-        case ..<7200: return "About an hour"
-        case ..<172_800: return "\(seconds / 3600) hours"
-        default: return "\(seconds / 86400) days"
-        }
-    }
+    static func human(_ interval: TimeInterval) -> String { HumanDuration.text(interval: interval) }
 
     func endpointSettings(_ record: ContainerRecord) -> [String: EndpointSettings] {
         var result: [String: EndpointSettings] = [:]
