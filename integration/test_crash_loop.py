@@ -137,3 +137,20 @@ def test_kill9_at_random_moments_leaks_nothing(host):
     wait_until(lambda: not [l for l in host.links() if l.get("master")], message="every port to go")
     assert run(["runc", "--root", os.path.join(host.exec_root, "runc"), "list", "-q"]).stdout.split() == []
     assert not [f for f in netns_files(host) if not f.startswith("spare-")]
+
+
+def test_restart_waits_for_runc_calls_the_killed_daemon_left(host):
+    """A `runc run` or `runc delete` that outlives a killed daemon may finish after the
+    next one compared its records with runc's list: the next daemon waits for such calls
+    on its runc root before reconciling."""
+    host.kill9()
+    runc_root = os.path.join(host.exec_root, "runc")
+    # Stands in for a runc call still finishing: sh ignores the arguments runc would have.
+    leftover = subprocess.Popen(["/bin/sh", "-c", "sleep 1.5", "runc", "--root", runc_root, "--log", "x",
+                                 "--log-format", "json", "delete", "--force", "abc"])
+    try:
+        host.start()
+        assert leftover.poll() is not None, "berthd answered before the previous daemon's runc call finished"
+    finally:
+        leftover.kill()
+        leftover.wait()

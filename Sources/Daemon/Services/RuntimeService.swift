@@ -19,6 +19,9 @@ protocol RuntimeService: AnyObject, Sendable {
     func isAlive(pid: Int32, startTime: UInt64) -> Bool
     /// IDs of the containers runc has state for.
     func listContainers() async throws -> [String]
+    /// Waits for runc calls a previous daemon left running (`RuncLeftovers`); returns the
+    /// pids still running at the deadline.
+    func waitForLeftoverCalls(timeout: Duration) async -> [Int32]
     func exec(id: String, args: [String], env: [String], workingDirectory: String?) async throws -> RuncExecProcess
     /// Runs blocking work (disk walks, image removal) off the Swift concurrency pool.
     func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T
@@ -34,6 +37,10 @@ extension RuncRuntime: RuntimeService {
 
     func removeImage(reference: String, force: Bool) throws -> ImageRemoval {
         try images.remove(reference: reference, force: force)
+    }
+
+    func waitForLeftoverCalls(timeout: Duration) async -> [Int32] {
+        await RuncLeftovers.waitForPending(root: runc.root, timeout: timeout)
     }
 
     func listContainers() async throws -> [String] {

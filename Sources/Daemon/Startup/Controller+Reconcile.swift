@@ -11,6 +11,12 @@ extension Controller {
     /// (a crash in the middle of a start) are removed.
     func bootstrap() async throws {
         startEventHandling()
+        // What runc lists must be final before records are compared with it.
+        let unfinished = await runtime.waitForLeftoverCalls(timeout: .seconds(10))
+        if !unfinished.isEmpty {
+            logger.warning("runc calls of the previous daemon still running; reconciling without them",
+                           metadata: ["pids": .string(unfinished.map(String.init).joined(separator: ","))])
+        }
         try await prepareCluster()
         try await loadNetworks()
         var loaded: [ContainerRecord] = []
