@@ -67,3 +67,37 @@ def test_daemon_not_running():
     env = dict(os.environ, BERTH_HOST="unix:///tmp/berth-tests/nothing-here.sock")
     result = run([BERTH, "ps"], check=False, env=env)
     assert result.returncode != 0 and "nothing-here.sock" in result.stderr
+
+
+# Docker outside a swarm answers its swarm endpoints with 503 and these messages, which
+# clients rely on; berth runs no swarm, so it answers the same (init and join are refused).
+def test_swarm_endpoints_answer_as_a_docker_outside_a_swarm(host):
+    manager = ("This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" "
+               "to connect this node to swarm and try again.")
+    for path in ("/v1.44/swarm", "/nodes", "/services", "/tasks", "/secrets", "/configs", "/nodes/abc"):
+        status, body = host.api("GET", path)
+        assert (status, body.get("message")) == (503, manager), path
+    status, body = host.api("POST", "/swarm/leave")
+    assert (status, body.get("message")) == (503, "This node is not part of a swarm")
+    status, body = host.api("POST", "/swarm/init", body={"ListenAddr": "0.0.0.0:2377"})
+    assert status == 400 and "swarm" in body["message"]
+    # The docker CLI's view of the same.
+    result = host.docker("node", "ls", check=False)
+    assert result.returncode != 0 and "not a swarm manager" in result.stderr
+
+
+# Network fields Docker acts on that berth cannot honour are refused, naming them, and
+# nothing is made.
+def test_network_fields_berth_cannot_honour_are_refused(host):
+    before = snapshot(host)
+    result = host.docker("network", "create", "--config-only", "cfg", check=False)
+    assert result.returncode != 0 and "--config-only" in result.stderr
+    result = host.docker("network", "create", "--config-from", "cfg", "derived", check=False)
+    assert result.returncode != 0 and "--config-from" in result.stderr
+    result = host.docker("network", "create", "--scope", "swarm", "sw", check=False)
+    assert result.returncode != 0 and "scope swarm" in result.stderr
+    status, body = host.api("POST", "/networks/create", body={"Name": "ing", "Ingress": True})
+    assert status == 400 and "ingress" in body["message"]
+    assert snapshot(host) == before
+    # What the CLI sends by default still works.
+    host.docker("network", "create", "plain")

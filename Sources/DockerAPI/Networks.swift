@@ -36,6 +36,14 @@ public struct NetworkCreateRequest: Codable, Sendable {
     public var EnableIPv4: Bool?
     public var Options: [String: String]?
     public var Labels: [String: String]?
+    /// `--config-only` / `--config-from`: decoded so that they are refused, not ignored.
+    public var ConfigOnly: Bool?
+    public var ConfigFrom: ConfigReference?
+
+    public struct ConfigReference: Codable, Sendable {
+        public var Network: String?
+        public init(Network: String?) { self.Network = Network }
+    }
 
     public init(Name: String, Driver: String? = nil, Internal: Bool? = nil, Attachable: Bool? = nil,
                 IPAM: IPAMSettings? = nil, EnableIPv6: Bool? = nil, Options: [String: String]? = nil,

@@ -107,6 +107,7 @@ struct OverlayOptionTests {
         (["com.docker.network.bridge.name": "br-x"], "not supported by the overlay driver"),
         (["com.docker.network.driver.mtu": "1400"], "not supported by the overlay driver"),
         (["com.docker.network.driver.overlay.vxlanid_list": "300"], "not supported by the overlay driver"),
+        (["encrypted": ""], "does not encrypt overlay traffic"),
     ])
     func refusedOptions(_ options: [String: String], _ message: String) {
         let error = refusal { try OverlayDriver.validate(request(options: options), clustered: true) }

@@ -193,4 +193,37 @@ import Testing
             #expect(spec.bridgeName == record.bridgeName && spec.gateway == record.gateway)
         }
     }
+
+    /// Fields Docker acts on that berth cannot honour are refused, naming them, before
+    /// anything is made.
+    @Test(arguments: [
+        ("ingress", "swarm mode"), ("configOnly", "--config-only"), ("configFrom", "--config-from"),
+        ("noIPv4", "--ipv4=false"), ("swarmScope", "scope swarm"),
+    ])
+    func unsupportedCreateFieldsAreRefused(field: String, message: String) async throws {
+        try await withDaemon { daemon in
+            var request = NetworkCreateRequest(Name: "n1")
+            switch field {
+            case "ingress": request.Ingress = true
+            case "configOnly": request.ConfigOnly = true
+            case "configFrom": request.ConfigFrom = .init(Network: "base")
+            case "noIPv4": request.EnableIPv4 = false
+            default: request.Scope = "swarm"
+            }
+            var refused = ""
+            do { _ = try await daemon.controller.createNetwork(request) } catch let error as BerthError {
+                #expect(error.code == .invalidArgument)
+                refused = error.message
+            }
+            #expect(refused.contains(message))
+            #expect(daemon.kernel.snapshot.bridges.count == 1)
+            #expect(try daemon.storedNetworks().count == 3)
+            // What Docker's clients send by default still works.
+            request = NetworkCreateRequest(Name: "n1")
+            request.Scope = "local"
+            request.EnableIPv4 = true
+            request.Ingress = false
+            _ = try await daemon.controller.createNetwork(request)
+        }
+    }
 }

@@ -63,6 +63,7 @@ struct APIRoutes {
         addContainerRoutes(&router)
         addExecRoutes(&router)
         addImageRoutes(&router)
+        addSwarmRoutes(&router)
         return router
     }
 

@@ -50,6 +50,10 @@ struct OverlayDriver: BridgedDriver {
         }
         let options = request.Options ?? [:]
         try Self.options.check(options)
+        // Docker's `-o encrypted` sets up IPsec between nodes; berth's VXLAN is not encrypted.
+        if options["encrypted"] != nil {
+            throw BerthError.invalid("option encrypted is not supported: berth does not encrypt overlay traffic")
+        }
         // An overlay's containers meet on a bridge in the overlay's own namespace, where
         // the host's firewall does not reach (and Docker's overlay driver ignores it too).
         if DriverOptions.flag(options[DriverOptions.icc]) == false {

@@ -156,6 +156,7 @@ extension Controller {
             throw BerthError.conflict("network with name \(request.Name) already exists")
         }
         let driver = try drivers.named(request.Driver.flatMap { $0.isEmpty ? nil : $0 } ?? BridgeDriver.name)
+        try NetworkRequestCheck.refuseUnsupported(request, scope: driver.scope)
         try driver.validate(request)
         // A cluster network's name, subnet and identifiers are decided in etcd.
         if driver.scope == .global { return try await createOverlayNetwork(request) }
