@@ -166,18 +166,16 @@ extension Controller {
         // Containers of other nodes already known (the devices may be new: a reboot, an
         // earlier failure) are programmed with the devices.
         let known = remoteEndpoints.values.filter { $0.networkID == record.id }.map(Self.neighbour)
-        do {
-            try await Steps.run("set-up of overlay network \(record.name)", logger: logger) { undo in
-                if isNew {
-                    undo.add("forget the network") { self.networks.remove(id: record.id) }
-                    try await driver.create(record)
-                    undo.add("remove its devices and rules") { try await driver.delete(record) }
-                } else {
-                    try await driver.restore(record, adopting: false)
-                }
-                try await driver.addRemotes(known, to: record)
-                if isNew { try save(record) }
+        try await Steps.run("set-up of overlay network \(record.name)", logger: logger) { undo in
+            if isNew {
+                undo.add("forget the network") { self.networks.remove(id: record.id) }
+                try await driver.create(record)
+                undo.add("remove its devices and rules") { try await driver.delete(record) }
+            } else {
+                try await driver.restore(record, adopting: false)
             }
+            try await driver.addRemotes(known, to: record)
+            if isNew { try save(record) }
         }
         if isNew {
             await syncDNSListeners()

@@ -224,7 +224,7 @@ extension Controller {
             try await removeOverlayNetwork(network)
             return
         }
-        networks.remove(id: network.id)
+        let pools = networks.remove(id: network.id)
         await syncDNSListeners()
         publishDNS()
         // Veths still being deleted in the background would lose their bridge and be
@@ -237,11 +237,7 @@ extension Controller {
         } catch {
             // Kept, with what could not be removed named: `network rm` can be tried again
             // (every step is idempotent), and a restart makes its rules whole meanwhile.
-            if let pools = try? AddressPools(for: network) {  // made before from this record
-                networks.add(network, pools: pools)
-            } else {
-                networks.add(network, pools: nil)
-            }
+            networks.add(network, pools: pools)
             await syncDNSListeners()
             publishDNS()
             throw error

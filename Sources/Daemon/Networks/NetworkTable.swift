@@ -23,9 +23,11 @@ struct NetworkTable: Sendable {
         self.pools[record.id] = pools
     }
 
-    mutating func remove(id: String) {
+    /// Removes a network with its pools and gives back the pools (to put it back whole).
+    @discardableResult
+    mutating func remove(id: String) -> AddressPools? {
         records[id] = nil
-        pools[id] = nil
+        return pools.removeValue(forKey: id)
     }
 
     func named(_ name: String) -> NetworkRecord? { records.values.first { $0.name == name } }
