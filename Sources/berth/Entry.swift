@@ -10,7 +10,7 @@ struct Berth: AsyncParsableCommand {
         discussion: "Global option -H/--host (or BERTH_HOST) picks the daemon: berth -H unix:///run/berth.sock ps",
         subcommands: [
             Run.self, Create.self, Start.self, Stop.self, Kill.self, Remove.self, ListContainers.self, Inspect.self,
-            Exec.self, Logs.self, Wait.self, Port.self, ImageCommand.self, Images.self, NetworkCommand.self, Version.self,
+            Exec.self, Logs.self, Wait.self, Port.self, Events.self, ImageCommand.self, Images.self, NetworkCommand.self, Version.self,
         ])
 
     /// `-H` may stand before the subcommand, as with docker; ArgumentParser only sees

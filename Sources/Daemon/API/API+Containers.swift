@@ -51,6 +51,7 @@ extension APIRoutes {
                 let id = try await controller.container(request.param("id")).id
                 _ = try await controller.stopContainer(id, timeout: request.query.int("t"))
                 try await controller.startContainer(id)
+                await controller.emit(containerID: id, "restart")
                 return .empty(.noContent)
             }
         }

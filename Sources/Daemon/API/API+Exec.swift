@@ -26,6 +26,7 @@ extension Controller {
         let id = Identifiers.random()
         execs[id] = ExecRecord(id: id, containerID: record.id, command: request.Cmd, environment: request.Env ?? [],
                                workingDirectory: request.WorkingDir)
+        emit(container: record, Self.execAction("exec_create", request.Cmd), ["execID": id])
         return id
     }
 
@@ -41,6 +42,7 @@ extension Controller {
             let process = try await runtime.exec(id: exec.containerID, args: exec.command, env: exec.environment,
                                                  workingDirectory: exec.workingDirectory)
             execs[id]?.pid = process.pid
+            emit(containerID: exec.containerID, Self.execAction("exec_start", exec.command), ["execID": id])
             return process
         } catch {
             execs[id]?.running = false
@@ -52,6 +54,7 @@ extension Controller {
     func finishExec(_ id: String, exitCode: Int32) {
         execs[id]?.running = false
         execs[id]?.exitCode = exitCode
+        if let exec = execs[id] { emit(containerID: exec.containerID, "exec_die", ["execID": id, "exitCode": String(exitCode)]) }
     }
 
     func execInspect(_ id: String) throws -> ExecInspect {

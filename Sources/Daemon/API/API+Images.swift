@@ -50,7 +50,9 @@ extension APIRoutes {
 
 extension Controller {
     func importImage(path: String, name: String) async throws -> ImageRecord {
-        try await runtime.importImage(path: path, name: name)
+        let record = try await runtime.importImage(path: path, name: name)
+        emitImported(record, name: name)
+        return record
     }
 
     func imageInspect(_ reference: String) throws -> [String: AnyCodable] {
@@ -69,6 +71,7 @@ extension Controller {
         }
         do {
             let removal = try runtime.removeImage(reference: RuncRuntime.localReference(reference), force: force)
+            emitRemoved(removal, id: image.id)
             return removal.untagged.map { ImageDeleteItem(Untagged: $0) } + removal.deleted.map { ImageDeleteItem(Deleted: $0) }
         } catch {
             throw BerthError.wrap(error, "")

@@ -64,6 +64,7 @@ struct APIRoutes {
         addExecRoutes(&router)
         addImageRoutes(&router)
         addSwarmRoutes(&router)
+        addEventRoutes(&router)
         return router
     }
 

@@ -120,6 +120,7 @@ extension Controller {
             let runtime = self.runtime
             do {
                 let removal = try await runtime.offload { try runtime.removeImage(reference: image.id, force: true) }
+                emitRemoved(removal, id: image.id)
                 deleted += removal.untagged.map { ImageDeleteItem(Untagged: $0) } + removal.deleted.map { ImageDeleteItem(Deleted: $0) }
                 let (sum, overflow) = reclaimed.addingReportingOverflow(image.size)
                 if !overflow { reclaimed = sum }

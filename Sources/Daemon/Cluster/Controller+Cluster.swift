@@ -286,6 +286,7 @@ extension Controller {
         }
         guard let record = networks[overlay.id] else { throw BerthError.notFound("network \(name) was removed meanwhile") }
         logger.info("overlay network created", metadata: ["name": .string(name), "subnet": .stringConvertible(overlay.subnet)])
+        emit(network: record, "create")
         return record
     }
 
@@ -294,6 +295,7 @@ extension Controller {
         guard let overlay = Self.overlay(network) else { throw BerthError(.internal, "network \(network.name) has no VNI") }
         try await cluster.removeNetwork(overlay)
         await dematerialize(network.id)
+        emit(network: network, "destroy")
     }
 
     static func overlay(_ network: NetworkRecord) -> OverlayNetwork? {

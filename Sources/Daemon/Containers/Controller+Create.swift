@@ -97,6 +97,7 @@ extension Controller {
             }
             throw error
         }
+        emit(container: record, "create")
         return record
     }
 

@@ -37,6 +37,7 @@ extension Controller {
         exited.finishedAt = Self.timestamp()
         // The process is gone whether or not this write succeeds: the API must say so.
         if let error = saveOrKeepInMemory(exited, doing: "container exit") { exitWaiters.exitNotRecorded(id, error) }
+        emitDied(exited, endpoints: live.endpoints, exitCode: exitCode)
         exitWaiters.resume(id, exitCode: exitCode)
         if exited.hostConfig.AutoRemove ?? false {
             do { try await removeContainer(id, force: true) } catch {

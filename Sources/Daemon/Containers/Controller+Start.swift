@@ -66,6 +66,7 @@ extension Controller {
         watch(started)
         publishDNS(adding: started)
         refreshLinkers(of: started)
+        emitStarted(started)
     }
 
     /// The steps of a start after the reservation; each registers its undo.

@@ -21,10 +21,10 @@ extension Controller {
         let seconds = max(0, timeout ?? record.config.StopTimeout ?? 10)
         if seconds > 0 {
             // A process that is already gone fails the signal: the wait below sees it exited.
-            try? runtime.signal(id: record.id, pid: record.pid, signal: SIGTERM)
+            try? sendSignal(record, SIGTERM)
             if await waitUntilStopped(record.id, timeout: .seconds(seconds)) { return try stopped(record) }
         }
-        try? runtime.signal(id: record.id, pid: record.pid, signal: SIGKILL)  // as above
+        try? sendSignal(record, SIGKILL)  // as above
         if await waitUntilStopped(record.id, timeout: .seconds(30)) { return try stopped(record) }
         throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
     }
@@ -34,13 +34,14 @@ extension Controller {
         if let error = exitWaiters.unrecordedExit(of: record.id) {
             throw BerthError(.internal, "container \(record.name) stopped, but its exit could not be recorded: \(error)")
         }
+        emit(container: record, "stop")
         return true
     }
 
     func killContainer(_ reference: String, signal: Int32) throws {
         let record = try container(reference)
         guard record.isRunning else { throw BerthError.conflict("container \(record.name) is not running") }
-        try runtime.signal(id: record.id, pid: record.pid, signal: signal)
+        try sendSignal(record, signal)
     }
 
     /// `rm`: kills a running container when forced, then removes its runtime state, its
@@ -54,7 +55,7 @@ extension Controller {
             guard force else {
                 throw BerthError.conflict("cannot remove container \"/\(record.name)\": container is running: stop the container before removing or force remove")
             }
-            try runtime.signal(id: record.id, pid: record.pid, signal: SIGKILL)
+            try sendSignal(record, SIGKILL)
             guard await waitUntilStopped(record.id, timeout: .seconds(30)) else {
                 throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
             }
@@ -78,6 +79,7 @@ extension Controller {
             throw BerthError(.internal, "cannot remove container \(record.name): \(error)")
         }
         forget(containerID: record.id)
+        emit(container: record, "destroy")
         exitWaiters.recorded(record.id)
         exitWaiters.resume(record.id, exitCode: record.exitCode)
     }

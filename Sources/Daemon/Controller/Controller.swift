@@ -51,6 +51,8 @@ actor Controller {
     var eventHandler: Task<Void, Never>?
     /// The network drivers by name (NetworkDrivers/).
     var drivers: DriverRegistry
+    /// The Docker events clients read from `GET /events` (Events/).
+    nonisolated let eventLog = EventLog()
 
     init(configuration: DaemonConfiguration, store: any KeyValueStore, worker: any LinkService, firewall: any FirewallService,
          runtime: any RuntimeService, logger: Logger, daemonID: String, dns: DNSServer?, cluster: ClusterStore? = nil) {

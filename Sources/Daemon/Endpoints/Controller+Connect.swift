@@ -68,6 +68,7 @@ extension Controller {
             try save(current)
         }
         if let current = containers[connecting.id] { publishDNS(adding: current) }
+        emit(network: network, "connect", ["container": connecting.id])
     }
 
     /// Frees a connect's hold on its interface name once it is done, if the same process
@@ -122,5 +123,6 @@ extension Controller {
             self?.post(.interfaceReleased(endpoint, containerID: id, pid: pid, started: started))
         }
         networkTimings.detach.record(ContinuousClock.now - started)
+        emit(network: network, "disconnect", ["container": id])
     }
 }

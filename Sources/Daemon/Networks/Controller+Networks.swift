@@ -198,6 +198,7 @@ extension Controller {
         await syncDNSListeners()
         publishDNS()
         logger.info("network created", metadata: ["name": .string(record.name), "subnet": .string(subnet.description)])
+        emit(network: record, "create")
         return record
     }
 
@@ -245,5 +246,6 @@ extension Controller {
         // The record last: a crash before this leaves the network, whose bridge the next
         // start makes again, rather than a bridge no record names.
         try store.delete(network.storeKey)
+        emit(network: network, "destroy")
     }
 }
