@@ -10,6 +10,7 @@ extension Controller {
                  afterTeardowns: Bool = false) async throws {
         let network = try network(reference)
         var record = try container(containerReference)
+        if network.isConfigOnly { throw ConfigOnlyDriver.joinRefusal }
         guard drivers.of(network).connectsContainers else {
             throw BerthError.invalid("cannot connect a container to the \(network.name) network (driver \(network.driver))")
         }
