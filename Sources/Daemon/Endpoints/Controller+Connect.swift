@@ -68,7 +68,13 @@ extension Controller {
             current.attachments.append(attachment)
             try save(current)
         }
-        if let current = containers[connecting.id] { publishDNS(adding: current) }
+        if let current = containers[connecting.id] {
+            publishDNS(adding: current)
+            // Its first network with embedded DNS: names resolve from now on, as in Docker.
+            if dnsServerAddress(for: live.endpoints) == nil, dnsServerAddress(for: current.endpoints) != nil {
+                useEmbeddedDNS(current)
+            }
+        }
     }
 
     /// Frees a connect's hold on its interface name once it is done, if the same process

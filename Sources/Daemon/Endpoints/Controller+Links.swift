@@ -110,3 +110,21 @@ extension Controller {
         }
     }
 }
+
+extension Controller {
+    /// A running container joined its first network with embedded DNS (it started on the
+    /// default bridge only): its resolv.conf now names the embedded server, with the
+    /// container's `--dns` servers as that server's upstreams, as a start would write it.
+    func useEmbeddedDNS(_ record: ContainerRecord) {
+        guard let server = dnsServerAddress(for: record.endpoints) else { return }
+        let hostResolv = (try? String(contentsOfFile: configuration.resolvConfPath, encoding: .utf8)) ?? ""
+        let text = ContainerFiles.resolvConf(hostResolvConf: hostResolv, dns: [server.description],
+                                             search: record.hostConfig.DnsSearch ?? [],
+                                             options: record.hostConfig.DnsOptions ?? [], keepHostNameservers: false)
+        do {
+            try ContainerFiles.rewriteInPlace(text, at: configuration.containerDir(record.id) + "/resolv.conf")
+        } catch {
+            logger.warning("cannot point resolv.conf at the embedded DNS", metadata: ["container": .string(record.name), "error": .string("\(error)")])
+        }
+    }
+}
