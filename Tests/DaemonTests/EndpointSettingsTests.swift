@@ -9,16 +9,18 @@ import Testing
     @Test func ipamConfigAndDriverOptsComeBackAsSent() async throws {
         try await withDaemon { daemon in
             try await daemon.network("n1", subnet: "10.40.0.0/24")
-            var settings = EndpointSettings(IPAMConfig: .init(IPv4Address: "10.40.0.9", LinkLocalIPs: []))
+            var settings = EndpointSettings(IPAMConfig: .init(IPv4Address: "10.40.0.9", LinkLocalIPs: []), Aliases: ["al", "c1"])
             settings.DriverOpts = [:]
             let id = try await daemon.create("c1", network: "n1", extraNetworks: ["n1": settings])
             let created = try #require(try await daemon.inspect(id).NetworkSettings.Networks["n1"])
             #expect(created.IPAMConfig == .init(IPv4Address: "10.40.0.9", LinkLocalIPs: []))
             #expect(created.DriverOpts == [:])
+            #expect(created.DNSNames == nil)
             try await daemon.controller.startContainer(id)
             let running = try #require(try await daemon.inspect(id).NetworkSettings.Networks["n1"])
             #expect(running.IPAddress == "10.40.0.9")
             #expect(running.DriverOpts == [:])
+            #expect(running.DNSNames == ["c1", "al", String(id.prefix(12))])
         }
     }
 

@@ -221,7 +221,12 @@ extension Controller {
                 settings.GlobalIPv6PrefixLen = endpoint?.prefixLength6 ?? 0
                 // Before a start, the MAC asked for (Docker shows it in a created container too).
                 settings.MacAddress = endpoint?.mac.description ?? attachment.requestedMAC?.description ?? ""
-                settings.DNSNames = network.predefined ? nil : [record.name, record.shortID] + attachment.aliases
+                // Docker's order (name, aliases, short ID, without repeats), once the endpoint exists.
+                if !network.predefined, endpoint != nil {
+                    var names: [String] = []
+                    for name in [record.name] + attachment.aliases + [record.shortID] where !names.contains(name) { names.append(name) }
+                    settings.DNSNames = names
+                }
                 result[network.name] = settings
             }
         }
