@@ -30,7 +30,13 @@ extension Controller {
             enableIPv6: enableIPv6, isInternal: false, attachable: false, options: request.Options ?? [:],
             labels: request.Labels ?? [:], predefined: false, mtu: configuration.mtu)
         record.configOnly = true
-        record.configPools = pools
+        // Kept as Docker shows them: an empty field is left out, not echoed as "".
+        record.configPools = pools.map { pool in
+            IPAMSettings.Pool(Subnet: pool.Subnet.flatMap { $0.isEmpty ? nil : $0 },
+                              IPRange: pool.IPRange.flatMap { $0.isEmpty ? nil : $0 },
+                              Gateway: pool.Gateway.flatMap { $0.isEmpty ? nil : $0 },
+                              AuxiliaryAddresses: pool.AuxiliaryAddresses.flatMap { $0.isEmpty ? nil : $0 })
+        }
         // Synchronous from the name check to here: no concurrent create can take the name.
         networks.add(record, pools: nil)
         do {
