@@ -1,36 +1,3 @@
-/// A container's settings on one network: requested in create/connect, reported in inspect.
-public struct EndpointSettings: Codable, Sendable {
-    public struct IPAMConfig: Codable, Sendable {
-        public var IPv4Address: String?
-        public var IPv6Address: String?
-        public init(IPv4Address: String? = nil, IPv6Address: String? = nil) {
-            self.IPv4Address = IPv4Address
-            self.IPv6Address = IPv6Address
-        }
-    }
-    public var IPAMConfig: IPAMConfig?
-    public var Links: [String]?
-    public var Aliases: [String]?
-    public var MacAddress: String?
-    public var DriverOpts: [String: String]?
-    public var NetworkID: String?
-    public var EndpointID: String?
-    public var Gateway: String?
-    public var IPAddress: String?
-    public var IPPrefixLen: Int?
-    public var IPv6Gateway: String?
-    public var GlobalIPv6Address: String?
-    public var GlobalIPv6PrefixLen: Int?
-    public var DNSNames: [String]?
-
-    public init(IPAMConfig: IPAMConfig? = nil, Links: [String]? = nil, Aliases: [String]? = nil, MacAddress: String? = nil) {
-        self.IPAMConfig = IPAMConfig
-        self.Links = Links
-        self.Aliases = Aliases
-        self.MacAddress = MacAddress
-    }
-}
-
 /// One published port (`HostConfig.PortBindings` values).
 public struct PortBinding: Codable, Sendable, Equatable {
     public var HostIp: String?
@@ -265,46 +232,6 @@ public struct ContainerState: Codable, Sendable {
         self.Error = Error
         self.StartedAt = StartedAt
         self.FinishedAt = FinishedAt
-    }
-}
-
-/// `NetworkSettings` in container inspect.
-public struct NetworkSettings: Codable, Sendable {
-    public var Bridge: String
-    public var SandboxID: String
-    public var SandboxKey: String
-    public var HairpinMode: Bool
-    public var LinkLocalIPv6Address: String
-    public var LinkLocalIPv6PrefixLen: Int
-    public var Ports: [String: [PortBinding]?]
-    public var Gateway: String
-    public var IPAddress: String
-    public var IPPrefixLen: Int
-    public var IPv6Gateway: String
-    public var GlobalIPv6Address: String
-    public var GlobalIPv6PrefixLen: Int
-    public var MacAddress: String
-    public var EndpointID: String
-    public var Networks: [String: EndpointSettings]
-
-    public init(SandboxID: String, SandboxKey: String, Ports: [String: [PortBinding]?], primary: EndpointSettings?,
-                Networks: [String: EndpointSettings]) {
-        Bridge = ""
-        self.SandboxID = SandboxID
-        self.SandboxKey = SandboxKey
-        HairpinMode = false
-        LinkLocalIPv6Address = ""
-        LinkLocalIPv6PrefixLen = 0
-        self.Ports = Ports
-        Gateway = primary?.Gateway ?? ""
-        IPAddress = primary?.IPAddress ?? ""
-        IPPrefixLen = primary?.IPPrefixLen ?? 0
-        IPv6Gateway = primary?.IPv6Gateway ?? ""
-        GlobalIPv6Address = primary?.GlobalIPv6Address ?? ""
-        GlobalIPv6PrefixLen = primary?.GlobalIPv6PrefixLen ?? 0
-        MacAddress = primary?.MacAddress ?? ""
-        EndpointID = primary?.EndpointID ?? ""
-        self.Networks = Networks
     }
 }
 

@@ -69,7 +69,21 @@ extension APIRoutes {
         }
         router.add(.DELETE, "/containers/{id}") { request in
             await respond {
+                if request.query.bool("link") == true {
+                    try await controller.removeLink(request.param("id"))
+                    return .empty(.noContent)
+                }
                 try await controller.removeContainer(request.param("id"), force: request.query.bool("force") ?? false)
+                return .empty(.noContent)
+            }
+        }
+        // `rm --link /web/db`: a link's name has two parts, which only this pattern matches.
+        router.add(.DELETE, "/containers/{link:.*}") { request in
+            await respond {
+                guard request.query.bool("link") == true else {
+                    throw BerthError.notFound("No such container: \(request.param("link"))")
+                }
+                try await controller.removeLink(request.param("link"))
                 return .empty(.noContent)
             }
         }
@@ -191,9 +205,12 @@ extension Controller {
                 guard let network = networks[attachment.networkID] else { continue }
                 var settings = EndpointSettings(Links: attachment.links.isEmpty ? nil : attachment.links,
                                                 Aliases: attachment.aliases.isEmpty ? nil : attachment.aliases)
-                if attachment.requestedIPv4 != nil || attachment.requestedIPv6 != nil {
+                if let sent = attachment.ipamConfig {
+                    settings.IPAMConfig = sent
+                } else if attachment.requestedIPv4 != nil || attachment.requestedIPv6 != nil {
                     settings.IPAMConfig = .init(IPv4Address: attachment.requestedIPv4?.description, IPv6Address: attachment.requestedIPv6?.description)
                 }
+                settings.DriverOpts = attachment.driverOpts
                 settings.NetworkID = network.id
                 let endpoint = record.endpoints.first { $0.networkID == network.id }
                 settings.EndpointID = endpoint?.id ?? ""
@@ -203,8 +220,14 @@ extension Controller {
                 settings.IPv6Gateway = endpoint?.gateway6?.description ?? ""
                 settings.GlobalIPv6Address = endpoint?.ipv6?.description ?? ""
                 settings.GlobalIPv6PrefixLen = endpoint?.prefixLength6 ?? 0
-                settings.MacAddress = endpoint?.mac.description ?? ""
-                settings.DNSNames = network.predefined ? nil : [record.name, record.shortID] + attachment.aliases
+                // Before a start, the MAC asked for (Docker shows it in a created container too).
+                settings.MacAddress = endpoint?.mac.description ?? attachment.requestedMAC?.description ?? ""
+                // Docker's order (name, aliases, short ID, without repeats), once the endpoint exists.
+                if !network.predefined, endpoint != nil {
+                    var names: [String] = []
+                    for name in [record.name] + attachment.aliases + [record.shortID] where !names.contains(name) { names.append(name) }
+                    settings.DNSNames = names
+                }
                 result[network.name] = settings
             }
         }

@@ -75,7 +75,7 @@ extension Controller {
     func pruneNetworks(filters: Filters) async throws(BerthError) -> [String] {
         let filter = try PruneFilter(filters)
         var removed: [String] = []
-        for network in networks.values where !network.predefined && containersUsing(network).isEmpty
+        for network in networks.values where !network.predefined && !network.isConfigOnly && containersUsing(network).isEmpty
             && filter.matches(created: Self.date(network.created) ?? .distantPast, labels: network.labels) {
             do {
                 try await removeNetwork(network.id)

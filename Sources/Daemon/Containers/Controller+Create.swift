@@ -39,6 +39,7 @@ extension Controller {
         switch mode {
         case .networks(let primary):
             let network = try network(primary)
+            if network.isConfigOnly { throw ConfigOnlyDriver.joinRefusal }
             guard drivers.of(network).connectsContainers else {
                 throw BerthError.invalid("container cannot be attached to network \(network.name) of driver \(network.driver)")
             }
@@ -49,6 +50,7 @@ extension Controller {
                                               links: hostConfig.Links ?? [], macAddress: config.MacAddress))
             for (key, settings) in endpointsConfig where !primaryKeys.contains(key) {
                 let extra = try self.network(key)
+                if extra.isConfigOnly { throw ConfigOnlyDriver.joinRefusal }
                 guard drivers.of(extra).connectsContainers else {
                     throw BerthError.invalid("container cannot be attached to network \(extra.name) together with \(network.name)")
                 }
@@ -129,12 +131,12 @@ extension Controller {
         for alias in aliases where alias.isEmpty || alias.contains(" ") {
             throw .invalid("invalid network alias \"\(alias)\"")
         }
-        for link in links + (settings?.Links ?? []) {
-            let target = link.split(separator: ":").first.map(String.init) ?? ""
-            guard !target.isEmpty else { throw .invalid("invalid link \"\(link)\"") }
-            _ = try container(target)
-        }
-        return NetworkAttachment(networkID: network.id, aliases: aliases, links: links + (settings?.Links ?? []),
-                                 requestedIPv4: ipv4, requestedIPv6: ipv6, requestedMAC: mac)
+        try checkLinks(links + (settings?.Links ?? []), on: network)
+        try Self.refuseUnhonouredEndpointSettings(settings)
+        var attachment = NetworkAttachment(networkID: network.id, aliases: aliases, links: links + (settings?.Links ?? []),
+                                           requestedIPv4: ipv4, requestedIPv6: ipv6, requestedMAC: mac)
+        attachment.ipamConfig = settings?.IPAMConfig
+        attachment.driverOpts = settings?.DriverOpts
+        return attachment
     }
 }

@@ -25,6 +25,8 @@ extension Controller {
             }
             sharedWith = other
         }
+        // Links on the default bridge need their targets running: checked before anything is made.
+        _ = try legacyLinkEnvironment(record)
         var endpoints: [EndpointRecord] = []
         do {
             for (index, attachment) in record.attachments.enumerated() {
@@ -120,7 +122,7 @@ extension Controller {
         let directory = configuration.containerDir(record.id)
         let launch = LaunchSpec(
             id: record.id, directory: directory, imageRootfs: image.rootfsPath, command: record.command,
-            environment: record.config.Env ?? [], workingDirectory: record.config.WorkingDir,
+            environment: LegacyLink.merge(linkVariables: try legacyLinkEnvironment(record), into: record.config.Env ?? []), workingDirectory: record.config.WorkingDir,
             hostname: hostname, networkNamespace: sandboxPath, shareHostUTS: mode == .host)
         let process = try await runtime.launch(launch)
         undo.add("stop the process") {

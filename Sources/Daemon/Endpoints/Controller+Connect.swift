@@ -10,6 +10,7 @@ extension Controller {
                  afterTeardowns: Bool = false) async throws {
         let network = try network(reference)
         var record = try container(containerReference)
+        if network.isConfigOnly { throw ConfigOnlyDriver.joinRefusal }
         guard drivers.of(network).connectsContainers else {
             throw BerthError.invalid("cannot connect a container to the \(network.name) network (driver \(network.driver))")
         }
@@ -67,7 +68,13 @@ extension Controller {
             current.attachments.append(attachment)
             try save(current)
         }
-        if let current = containers[connecting.id] { publishDNS(adding: current) }
+        if let current = containers[connecting.id] {
+            publishDNS(adding: current)
+            // Its first network with embedded DNS: names resolve from now on, as in Docker.
+            if dnsServerAddress(for: live.endpoints) == nil, dnsServerAddress(for: current.endpoints) != nil {
+                useEmbeddedDNS(current)
+            }
+        }
         emit(network: network, "connect", ["container": connecting.id])
     }
 

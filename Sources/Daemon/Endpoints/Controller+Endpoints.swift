@@ -9,25 +9,19 @@ import IPAM
 /// What a container's endpoints need around a start and an exit: addresses allocated and
 /// released, interface specs, teardowns in flight, and the /etc/hosts entries of links.
 extension Controller {
-    /// Containers linking to `target` get its new address in their /etc/hosts, so a link
-    /// follows the linked container across restarts.
+    /// Containers linking to `target` get its new address in their /etc/hosts and their
+    /// link names (a link on a user-defined network may have been made before its target),
+    /// so a link follows the linked container across restarts.
     func refreshLinkers(of target: ContainerRecord) {
         for id in containers.linking where id != target.id {
             guard let linker = containers[id], linker.isRunning else { continue }
             let links = linker.attachments.flatMap(\.links)
-            guard links.contains(where: { link in
-                let name = link.split(separator: ":").first.map(String.init) ?? ""
+            guard links.contains(where: { text in
+                let name = (try? LegacyLink.parse(text))?.target ?? ""
                 return name == target.name || (!name.isEmpty && target.id.hasPrefix(name))
             }) else { continue }
-            let hostname = linker.config.Hostname.flatMap { $0.isEmpty ? nil : $0 } ?? linker.shortID
-            let text = ContainerFiles.hosts(
-                hostname: hostname, addresses: linker.endpoints.flatMap(\.addresses).map(\.description),
-                extra: linkEntries(linker, endpoints: linker.endpoints))
-            do {
-                try ContainerFiles.rewriteInPlace(text, at: configuration.containerDir(linker.id) + "/hosts")
-            } catch {
-                logger.warning("cannot update links", metadata: ["container": .string(linker.name), "error": .string("\(error)")])
-            }
+            rewriteHosts(of: linker)
+            publishDNS(replacing: linker, with: linker)
         }
     }
 
@@ -37,12 +31,12 @@ extension Controller {
         var lines: [(String, String)] = []
         for attachment in record.attachments {
             for link in attachment.links {
-                let parts = link.split(separator: ":").map(String.init)
                 // A link to a container that is gone or stopped has no entry, as in Docker.
-                guard let targetName = parts.first, let target = try? container(targetName), target.isRunning else { continue }
+                guard let parsed = try? LegacyLink.parse(link), let target = try? container(parsed.target),
+                      target.isRunning else { continue }
                 guard let endpoint = target.endpoints.first(where: { $0.networkID == attachment.networkID }) ?? target.endpoints.first,
                       let address = endpoint.ipv4 else { continue }
-                var names = [parts.count > 1 ? parts[1] : targetName]
+                var names = [parsed.alias]
                 if !names.contains(target.name) { names.append(target.name) }
                 names.append(target.config.Hostname.flatMap { $0.isEmpty ? nil : $0 } ?? target.shortID)
                 lines.append((address.description, names.joined(separator: " ")))

@@ -1,4 +1,5 @@
 import BerthCore
+import DockerAPI
 
 /// One container interface on one network.
 struct EndpointRecord: Codable, Sendable {
@@ -35,4 +36,7 @@ struct NetworkAttachment: Codable, Sendable {
     var requestedIPv4: IPv4Address?
     var requestedIPv6: IPv6Address?
     var requestedMAC: MACAddress?
+    /// `IPAMConfig` and `DriverOpts` as the request had them, shown back by inspect as Docker does.
+    var ipamConfig: EndpointSettings.IPAMConfig? = nil
+    var driverOpts: [String: String]? = nil
 }

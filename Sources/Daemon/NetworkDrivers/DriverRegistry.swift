@@ -53,7 +53,8 @@ struct DriverRegistry: Sendable {
     /// The driver of a recorded network. Start refuses records of a driver not
     /// registered (`checkKnown`), so the fallback, which makes nothing, is never used.
     func of(_ network: NetworkRecord) -> any NetworkDriver {
-        drivers[network.driver] ?? ModeDriver.null
+        if network.isConfigOnly { return ConfigOnlyDriver() }
+        return drivers[network.driver] ?? ModeDriver.null
     }
 
     func checkKnown(_ network: NetworkRecord) throws(BerthError) {

@@ -48,7 +48,7 @@ extension Controller {
     /// what it picks is reserved before another create can look (the host's prefixes are
     /// fetched before, `hostPrefixes`).
     func networkAddresses(_ pools: [IPAMSettings.Pool], enableIPv6: Bool,
-                          hostPrefixes: [PrefixInUse]) throws(BerthError) -> NetworkAddresses {
+                          hostPrefixes: [PrefixInUse], checkingOverlaps: Bool = true) throws(BerthError) -> NetworkAddresses {
         var v4Pool: IPAMSettings.Pool?
         var v6Pool: IPAMSettings.Pool?
         for pool in pools {
@@ -66,7 +66,8 @@ extension Controller {
                 v4Pool = pool
             }
         }
-        let inUse = networkPrefixes() + hostPrefixes
+        // A config-only network's pools are checked for their form alone (it reserves nothing).
+        let inUse = checkingOverlaps ? networkPrefixes() + hostPrefixes : []
         let subnet: IPv4Network
         if let text = v4Pool?.Subnet {
             subnet = try AddressValidation.subnet4(text)

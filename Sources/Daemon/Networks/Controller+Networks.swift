@@ -130,7 +130,7 @@ extension Controller {
                                                           IPv4Address: "", IPv6Address: "")
             }
         }
-        var pools: [IPAMSettings.Pool] = []
+        var pools: [IPAMSettings.Pool] = network.configPools ?? []
         if let subnet = network.subnet {
             pools.append(.init(Subnet: subnet.description, IPRange: network.ipRange?.description, Gateway: network.gateway?.description,
                                AuxiliaryAddresses: network.auxiliaryAddresses.isEmpty ? nil : network.auxiliaryAddresses.mapValues(\.description)))
@@ -138,28 +138,44 @@ extension Controller {
         if let subnet6 = network.subnet6 {
             pools.append(.init(Subnet: subnet6.description, Gateway: network.gateway6?.description))
         }
-        return NetworkResource(
+        var resource = NetworkResource(
             Name: network.name, Id: network.id, Created: network.created, Scope: drivers.of(network).scope.rawValue,
             Driver: network.driver,
-            EnableIPv6: network.enableIPv6, IPAM: IPAMSettings(Driver: "default", Config: pools, Options: nil),
+            EnableIPv6: network.enableIPv6,
+            // Docker shows the options a create sent (the CLI sends {}); none for the predefined ones.
+            IPAM: IPAMSettings(Driver: "default", Config: pools, Options: network.predefined ? nil : [:]),
             Internal: network.isInternal, Attachable: network.attachable, Containers: attached,
             Options: network.vni.map { network.options.merging([DriverOptions.vxlanID: String($0)]) { $1 } } ?? network.options,
             Labels: network.labels)
+        resource.ConfigOnly = network.isConfigOnly
+        resource.ConfigFrom = .init(Network: network.configFrom ?? "")
+        return resource
     }
 
     /// `network create`: validated whole before anything changes (the driver and its
     /// options, then the addresses; a bridge name that is not berth's is refused
     /// untouched); a failure removes only what this request made.
     func createNetwork(_ request: NetworkCreateRequest) async throws -> NetworkRecord {
-        try Identifiers.validateName(request.Name, kind: "network")
+        try NetworkNames.validate(request.Name)
         guard !networks.values.contains(where: { $0.name == request.Name }) else {
             throw BerthError.conflict("network with name \(request.Name) already exists")
         }
+        // Docker records a config-only network with the null driver, whatever was asked.
+        if request.ConfigOnly == true { return try createConfigOnlyNetwork(request) }
+        let configName = request.ConfigFrom.flatMap { $0.Network }
+        if request.ConfigFrom != nil, (configName ?? "").isEmpty {
+            throw BerthError.invalid("--config-from needs the name of a configuration network")
+        }
+        var request = request
+        if let configName { request = try requestFromConfigNetwork(request, configName: configName) }
         let driver = try drivers.named(request.Driver.flatMap { $0.isEmpty ? nil : $0 } ?? BridgeDriver.name)
         try NetworkRequestCheck.refuseUnsupported(request, scope: driver.scope)
         try driver.validate(request)
         // A cluster network's name, subnet and identifiers are decided in etcd.
-        if driver.scope == .global { return try await createOverlayNetwork(request) }
+        if driver.scope == .global {
+            if configName != nil { throw BerthError.invalid("--config-from is not supported with the \(driver.name) driver") }
+            return try await createOverlayNetwork(request)
+        }
         let options = request.Options ?? [:]
         let id = Identifiers.random()
         let enableIPv6 = request.EnableIPv6 ?? false
@@ -169,6 +185,8 @@ extension Controller {
         guard !networks.values.contains(where: { $0.name == request.Name }) else {
             throw BerthError.conflict("network with name \(request.Name) already exists")
         }
+        // The configuration network may have gone while this create waited.
+        if let configName { _ = try configNetwork(named: configName) }
         let addresses = try networkAddresses(request.IPAM?.Config ?? [], enableIPv6: enableIPv6, hostPrefixes: hostPrefixes)
         let (subnet, subnet6, gateway6) = (addresses.subnet, addresses.subnet6, addresses.gateway6)
         var record = NetworkRecord(
@@ -178,6 +196,7 @@ extension Controller {
             enableIPv6: enableIPv6, isInternal: request.Internal ?? false, attachable: request.Attachable ?? false,
             options: options, labels: request.Labels ?? [:], predefined: false, mtu: configuration.mtu)
         record.userSubnet = addresses.userSubnet
+        record.configFrom = configName
         try driver.configure(&record)
         if let bridge = record.bridgeName, networks.values.contains(where: { $0.bridgeName == bridge }) {
             throw BerthError.conflict("bridge \(bridge) is already used by another network")
@@ -215,6 +234,7 @@ extension Controller {
             // Docker's answer: 403, "operation not supported for pre-defined networks".
             throw BerthError(.forbidden, "\(network.name) is a pre-defined network and cannot be removed")
         }
+        try refuseRemovingConfigInUse(network)
         let users = containersUsing(network)
         guard users.isEmpty else {
             throw BerthError.conflict("error while removing network: network \(network.name) id \(network.id) has active endpoints (\(users.map(\.name).joined(separator: ", ")))")

@@ -1,4 +1,5 @@
 import BerthCore
+import DockerAPI
 
 /// A network as persisted under `networks/<id>`.
 struct NetworkRecord: Codable, Sendable {
@@ -30,6 +31,16 @@ struct NetworkRecord: Codable, Sendable {
     /// Whether the user gave the IPv4 subnet; a container's `--ip` needs it, as in Docker.
     /// Nil in records from before it was kept: taken as given, so they keep working.
     var userSubnet: Bool? = nil
+    /// `--config-only`: a network that only holds IPAM settings, options and labels for
+    /// others to take (`--config-from`); no devices, no addresses, no containers. Its pools
+    /// are kept as given, unreserved, in `configPools` (Docker allocates nothing for it).
+    var configOnly: Bool? = nil
+    var configPools: [IPAMSettings.Pool]? = nil
+    /// `--config-from NAME`: the config-only network this one took its settings from; that
+    /// one cannot be removed while this one exists.
+    var configFrom: String? = nil
+
+    var isConfigOnly: Bool { configOnly ?? false }
 
     var storeKey: String { StoreKeys.network(id) }
 
