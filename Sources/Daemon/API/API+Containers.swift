@@ -61,6 +61,7 @@ extension APIRoutes {
                 return .empty(.noContent)
             }
         }
+        addLifecycleRoutes(&router)
         router.add(.POST, "/containers/{id}/wait") { request in
             await respond {
                 .json(.ok, WaitResponse(StatusCode: try await controller.waitForExit(request.param("id"))))
@@ -152,9 +153,12 @@ extension Controller {
     private func statusText(_ record: ContainerRecord) -> String {
         let now = Date()
         switch record.status {
-        case .running:
+        case .running, .paused:
             let started = Self.date(record.startedAt) ?? now
-            return "Up " + Self.human(now.timeIntervalSince(started))
+            return "Up " + Self.human(now.timeIntervalSince(started)) + (record.isPaused ? " (Paused)" : "")
+        case .restarting:
+            let finished = Self.date(record.finishedAt) ?? now
+            return "Restarting (\(record.exitCode)) \(Self.human(now.timeIntervalSince(finished))) ago"
         case .exited:
             let finished = Self.date(record.finishedAt) ?? now
             return "Exited (\(record.exitCode)) \(Self.human(now.timeIntervalSince(finished))) ago"
@@ -215,13 +219,17 @@ extension Controller {
         let directory = configuration.containerDir(record.id)
         let networks = endpointSettings(record)
         let primary = record.attachments.first.flatMap { self.networks[$0.networkID]?.name }.flatMap { networks[$0] }
-        let state = ContainerState(
+        var state = ContainerState(
             Status: record.status.rawValue, Running: record.isRunning, Pid: record.pid, ExitCode: record.exitCode,
             Error: record.error, StartedAt: record.startedAt, FinishedAt: record.finishedAt)
+        // Docker counts a paused or restarting container as running.
+        state.Running = record.isRunning || record.restartPending
+        state.Paused = record.isPaused
+        state.Restarting = record.restartPending
         var config = record.config
         if (config.Hostname ?? "").isEmpty { config.Hostname = record.shortID }
         let ports = portMap(record)
-        return ContainerInspect(
+        var inspected = ContainerInspect(
             Id: record.id, Created: record.created, Path: record.command.first ?? "", Args: Array(record.command.dropFirst()),
             State: state, Image: record.imageID, ResolvConfPath: directory + "/resolv.conf",
             HostnamePath: directory + "/hostname", HostsPath: directory + "/hosts",
@@ -230,6 +238,9 @@ extension Controller {
             NetworkSettings: NetworkSettings(SandboxID: record.sandboxPath.map { _ in record.id } ?? "",
                                              SandboxKey: record.sandboxPath ?? "", Ports: ports, primary: primary,
                                              Networks: networks))
+        inspected.RestartCount = record.restartCount
+        inspected.HostConfig.PidMode = record.hostConfig.PidMode ?? ""
+        return inspected
     }
 
     func info() -> InfoResponse {
