@@ -65,10 +65,13 @@ extension Controller {
 
     func imageInspect(_ reference: String) throws -> [String: AnyCodable] {
         let image = try runtime.image(reference).record
+        let config = AnyCodable.object(["Cmd": .strings(image.config.cmd ?? []), "Env": .strings(image.config.env)])
+        // ContainerConfig: what API versions before 1.45 show and docker-compose 1.29 reads
+        // when it recreates a container (its Volumes, absent here: berth's images declare none).
         return [
             "Id": .string(image.id), "RepoTags": .strings(image.repoTags), "Created": .string(Self.timestamp(image.created)),
             "Size": .int(image.size), "Os": .string(image.os), "Architecture": .string(image.architecture),
-            "Config": .object(["Cmd": .strings(image.config.cmd ?? []), "Env": .strings(image.config.env)]),
+            "Config": config, "ContainerConfig": config,
         ]
     }
 
