@@ -57,7 +57,8 @@ def test_on_failure_stops_after_its_retries(host):
 def test_a_quickly_exiting_always_container_shows_restarting_and_stop_ends_it(host):
     host.docker("run", "-d", "--name", "loop", "--restart", "always", "busybox", "true")
     wait_until(lambda: restart_count(host, "loop") >= 4, timeout=15, message="the backoff to grow")
-    wait_until(lambda: "Restarting (0)" in host.docker("ps", "-a", "--filter", "name=loop").stdout,
+    # Listed without -a: Docker counts a restarting container as running.
+    wait_until(lambda: "Restarting (0)" in host.docker("ps", "--filter", "name=loop").stdout,
                timeout=15, message="ps to show it restarting")
     host.docker("stop", "loop")
     count = restart_count(host, "loop")
@@ -121,12 +122,16 @@ def test_pause_freezes_and_unpause_thaws(host):
     assert frozen["Status"] == "paused" and frozen["Paused"] and frozen["Running"]
     assert "ticker" in host.docker("ps", "--filter", "status=paused", "--format", "{{.Names}}").stdout
     assert "(Paused)" in host.docker("ps", "--filter", "name=ticker").stdout
+    info = json.loads(host.docker("info", "--format", "{{json .}}").stdout)
+    assert info["ContainersPaused"] == 1 and info["ContainersRunning"] == 0
     before = counter(pid)
     time.sleep(0.5)
     assert counter(pid) == before
     result = host.docker("exec", "ticker", "true", check=False)
     assert result.returncode != 0 and "paused" in result.stderr
     assert host.docker("pause", "ticker", check=False).returncode != 0  # already paused
+    result = host.docker("start", "ticker", check=False)
+    assert result.returncode != 0 and "try unpause" in result.stderr
     host.docker("unpause", "ticker")
     wait_until(lambda: counter(pid) > before, message="ticking again")
     assert state(host, "ticker")["Status"] == "running"

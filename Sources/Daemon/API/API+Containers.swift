@@ -34,6 +34,7 @@ extension APIRoutes {
         router.add(.POST, "/containers/{id}/start") { request in
             await respond {
                 let record = try await controller.container(request.param("id"))
+                if record.isPaused { throw BerthError.conflict("cannot start a paused container, try unpause instead") }
                 if record.isRunning { return .empty(.notModified) }
                 try await controller.startContainer(record.id)
                 return .empty(.noContent)
@@ -244,11 +245,15 @@ extension Controller {
     }
 
     func info() -> InfoResponse {
-        let running = containers.values.filter(\.isRunning).count
-        return InfoResponse(
+        // As Docker counts: paused ones apart from running, restarting ones as running.
+        let paused = containers.values.filter(\.isPaused).count
+        let running = containers.values.filter { ($0.isRunning || $0.restartPending) && !$0.isPaused }.count
+        var info = InfoResponse(
             id: daemonID, name: ProcessInfo.processInfo.hostName, containers: containers.count, running: running,
-            stopped: containers.count - running, images: runtime.listImages().count, rootDir: configuration.root,
+            stopped: containers.count - running - paused, images: runtime.listImages().count, rootDir: configuration.root,
             version: configuration.version, kernel: SystemFacts.kernel, arch: SystemFacts.architecture,
             cpus: ProcessInfo.processInfo.activeProcessorCount, memory: Int64(ProcessInfo.processInfo.physicalMemory))
+        info.ContainersPaused = paused
+        return info
     }
 }

@@ -78,6 +78,12 @@ extension Controller {
         saveOrKeepInMemory(record, doing: "manual stop")
     }
 
+    /// berthd is stopping: no restart may begin while it goes down.
+    func cancelRestarts() {
+        for timer in restarts.timers.values { timer.cancel() }
+        restarts.timers = [:]
+    }
+
     /// The backoff is per run of restarts: a container removed forgets it.
     func forgetRestarts(_ id: String) {
         restarts.timers.removeValue(forKey: id)?.cancel()
