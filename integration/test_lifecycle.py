@@ -201,6 +201,17 @@ def distinct_image(host):
     return path
 
 
+def test_a_link_follows_its_renamed_target(host):
+    host.docker("run", "-d", "--name", "db", "busybox", "sleep", "600")
+    host.docker("run", "-d", "--name", "web", "--link", "db:database", "busybox", "sleep", "600")
+    host.docker("rename", "db", "store")
+    # The link is the container's, not its old name's: it survives a restart of the linker.
+    host.docker("restart", "-t", "1", "web")
+    host.docker("exec", "web", "ping", "-c", "1", "-W", "2", "database")
+    links = host.inspect("web")["HostConfig"]["Links"]
+    assert len(links) == 1 and links[0].lstrip("/").startswith("store:") and links[0].endswith("database")
+
+
 def test_import_with_a_tag_tag_and_untag(host):
     host.docker("import", distinct_image(host), "mine:v1")
     images = host.docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()

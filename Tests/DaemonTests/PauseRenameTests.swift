@@ -78,6 +78,24 @@ import Testing
         }
     }
 
+    @Test func linksFollowARenamedContainer() async throws {
+        #expect(Controller.renamedLink("db", from: "db", to: "store") == "store:db")
+        #expect(Controller.renamedLink("/db:/web/database", from: "db", to: "store") == "store:/web/database")
+        #expect(Controller.renamedLink("db:database", from: "db", to: "store") == "store:database")
+        #expect(Controller.renamedLink("dbx:db", from: "db", to: "store") == nil)
+        try await withDaemon { daemon in
+            _ = try await daemon.run("db")
+            let web = try await daemon.create("web", links: ["db:database"])
+            try await daemon.controller.renameContainer("db", to: "store")
+            #expect(try await daemon.inspect(web).HostConfig.Links == ["store:database"])
+            let stored = try #require(await daemon.controller.containers[web])
+            #expect(stored.attachments.first?.links == ["store:database"])
+            // Stored: a restarted daemon has the rewritten link.
+            let again = try await Harness(restarting: daemon)
+            #expect(await again.controller.containers[web]?.attachments.first?.links == ["store:database"])
+        }
+    }
+
     @Test func aFailedSaveKeepsTheOldName() async throws {
         try await withDaemon { daemon in
             let a = try await daemon.run("a")
