@@ -262,3 +262,33 @@ def test_compose_recreates_a_changed_service_through_rename(host):
     assert second["Config"]["Cmd"] == ["sleep", "601"]
     assert host.docker("ps", "-aq").stdout.split() == [second["Id"][:12]]
     compose(host, project_dir, "down", "-t", "1")
+
+
+def test_the_python_sdk_drives_the_lifecycle(host):
+    docker_sdk = pytest.importorskip("docker")
+    client = docker_sdk.DockerClient(base_url=f"unix://{host.socket}")
+    try:
+        container = client.containers.run("busybox", ["sleep", "600"], detach=True, name="sdk",
+                                          restart_policy={"Name": "on-failure", "MaximumRetryCount": 1})
+        container.pause()
+        container.reload()
+        assert container.status == "paused"
+        container.unpause()
+        container.reload()
+        assert container.status == "running"
+        top = container.top(ps_args="-o pid,comm")
+        assert top["Titles"] == ["PID", "COMMAND"] and [p[1] for p in top["Processes"]] == ["sleep"]
+        container.rename("sdk2")
+        container.reload()
+        assert container.name == "sdk2"
+        image = client.images.get("busybox")
+        assert image.tag("sdkrepo", "t1")
+        assert "sdkrepo:t1" in client.images.get("busybox").tags
+        client.images.remove("sdkrepo:t1")
+        assert "sdkrepo:t1" not in client.images.get("busybox").tags
+        with pytest.raises(docker_sdk.errors.APIError) as refused:
+            client.containers.create("busybox", ["true"], restart_policy={"Name": "always", "MaximumRetryCount": 2})
+        assert refused.value.status_code == 400
+        container.remove(force=True)
+    finally:
+        client.close()
