@@ -261,7 +261,15 @@ def test_compose_recreates_a_changed_service_through_rename(host):
     assert second["Id"] != first["Id"] and second["State"]["Running"]
     assert second["Config"]["Cmd"] == ["sleep", "601"]
     assert host.docker("ps", "-aq").stdout.split() == [second["Id"][:12]]
+    # Unchanged: left alone.
+    compose(host, project_dir, "up", "-d")
+    assert host.inspect("life_web_1")["Id"] == second["Id"]
+    compose(host, project_dir, "pause")
+    assert host.inspect("life_web_1")["State"]["Status"] == "paused"
+    compose(host, project_dir, "unpause")
+    assert "sleep 601" in compose(host, project_dir, "top").stdout
     compose(host, project_dir, "down", "-t", "1")
+    assert host.docker("ps", "-aq").stdout.strip() == ""
 
 
 def test_the_python_sdk_drives_the_lifecycle(host):
