@@ -84,6 +84,10 @@ def test_bad_policies_are_refused_with_dockers_messages(host):
         "Image": "busybox", "Cmd": ["true"], "HostConfig": {"PidMode": "host"}})
     assert status == 400 and "PidMode" in body["message"]
     assert host.docker("ps", "-aq").stdout.strip() == ""
+    # No policy given reads as Docker's "no".
+    status, body = host.api("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"]})
+    assert status == 201
+    assert host.inspect(body["Id"])["HostConfig"]["RestartPolicy"] == {"Name": "no", "MaximumRetryCount": 0}
 
 
 def test_a_container_that_exits_while_berthd_is_down_is_restarted_at_start(host):

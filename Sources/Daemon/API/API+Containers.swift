@@ -241,6 +241,9 @@ extension Controller {
                                              Networks: networks))
         inspected.RestartCount = record.restartCount
         inspected.HostConfig.PidMode = record.hostConfig.PidMode ?? ""
+        // As Docker since API 1.44: no policy, or an empty name, reads "no".
+        let policy = RestartPolicy(record.hostConfig)
+        inspected.HostConfig.RestartPolicy = .init(Name: policy.kind.rawValue, MaximumRetryCount: policy.maximumRetryCount)
         return inspected
     }
 
