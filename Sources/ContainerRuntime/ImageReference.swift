@@ -34,6 +34,19 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(name):\(tag)" }
 
+    /// The `repo` and `tag` parameters of import and tag, as Docker combines them: a
+    /// non-empty `tag` replaces any tag `repo` carries; without one, `repo`'s own tag (or
+    /// latest) counts. So `docker import f name:tag` (repo "name:tag", no tag) and the
+    /// API's repo=name&tag=tag name the same image.
+    public init(repo: String, tag: String?) throws {
+        let parsed = try ImageReference(parsing: repo)
+        if let tag, !tag.isEmpty {
+            try self.init(name: parsed.name, tag: tag)
+        } else {
+            self = parsed
+        }
+    }
+
     /// Docker's implicit registry and namespace are dropped so "docker.io/library/x" and "x" match.
     static func familiar(_ name: String) -> String {
         var rest = Substring(name)

@@ -151,6 +151,20 @@ public final class ImageStore: Sendable {
         }
     }
 
+    /// Takes one tag off its image, even its last (the image stays, untagged): `rmi -f`
+    /// of a tag whose image a container still uses.
+    public func untag(_ tag: ImageReference) throws {
+        let key = tag.description
+        try images.withLock { images in
+            guard var record = images.values.first(where: { $0.repoTags.contains(key) }) else {
+                throw BerthError.notFound("no such image: \(key)")
+            }
+            record.repoTags.removeAll { $0 == key }
+            try Self.writeRecord(record, to: "\(root)/\(record.hexID)")
+            images[record.id] = record
+        }
+    }
+
     // MARK: Remove
 
     /// Docker `rmi` semantics: a tag reference untags, deleting the image only with its last tag;

@@ -100,6 +100,25 @@ public struct Runc: Sendable {
 
     public func list() throws -> [String] { try listStates().map(\.id) }
 
+    /// Freezes every process of the container (the cgroup freezer).
+    public func pause(id: String) throws {
+        _ = try invoke("pause", id: id, ["pause", id])
+    }
+
+    public func resume(id: String) throws {
+        _ = try invoke("resume", id: id, ["resume", id])
+    }
+
+    /// The host pids of the container's processes, from its cgroup.
+    public func processIDs(id: String) throws -> [Int32] {
+        let output = try invoke("ps", id: id, ["ps", "--format", "json", id], inLaunchNamespace: false)
+        do {
+            return try JSONDecoder().decode([Int32]?.self, from: output.stdout) ?? []
+        } catch {
+            throw BerthError(.internal, "runc ps \(id): unreadable output", cause: error)
+        }
+    }
+
     // MARK: Exec
 
     /// `runc exec` of `args` in the running container. Its stdout and stderr come back as pipes the

@@ -29,6 +29,8 @@ public struct HostConfig: Codable, Sendable {
     public var PublishAllPorts: Bool?
     public var RestartPolicy: RestartPolicy?
     public var Privileged: Bool?
+    /// "" (a pid namespace of its own) is all berth runs; inspect shows it as Docker does.
+    public var PidMode: String?
 
     public init(NetworkMode: String? = nil, Links: [String]? = nil, Dns: [String]? = nil, DnsSearch: [String]? = nil,
                 DnsOptions: [String]? = nil, AutoRemove: Bool? = nil, PortBindings: [String: [PortBinding]]? = nil) {

@@ -34,6 +34,7 @@ extension APIRoutes {
         router.add(.POST, "/containers/{id}/start") { request in
             await respond {
                 let record = try await controller.container(request.param("id"))
+                if record.isPaused { throw BerthError.conflict("cannot start a paused container, try unpause instead") }
                 if record.isRunning { return .empty(.notModified) }
                 try await controller.startContainer(record.id)
                 return .empty(.noContent)
@@ -62,6 +63,7 @@ extension APIRoutes {
                 return .empty(.noContent)
             }
         }
+        addLifecycleRoutes(&router)
         router.add(.POST, "/containers/{id}/wait") { request in
             await respond {
                 .json(.ok, WaitResponse(StatusCode: try await controller.waitForExit(request.param("id"))))
@@ -167,9 +169,12 @@ extension Controller {
     private func statusText(_ record: ContainerRecord) -> String {
         let now = Date()
         switch record.status {
-        case .running:
+        case .running, .paused:
             let started = Self.date(record.startedAt) ?? now
-            return "Up " + Self.human(now.timeIntervalSince(started))
+            return "Up " + Self.human(now.timeIntervalSince(started)) + (record.isPaused ? " (Paused)" : "")
+        case .restarting:
+            let finished = Self.date(record.finishedAt) ?? now
+            return "Restarting (\(record.exitCode)) \(Self.human(now.timeIntervalSince(finished))) ago"
         case .exited:
             let finished = Self.date(record.finishedAt) ?? now
             return "Exited (\(record.exitCode)) \(Self.human(now.timeIntervalSince(finished))) ago"
@@ -239,13 +244,17 @@ extension Controller {
         let directory = configuration.containerDir(record.id)
         let networks = endpointSettings(record)
         let primary = record.attachments.first.flatMap { self.networks[$0.networkID]?.name }.flatMap { networks[$0] }
-        let state = ContainerState(
+        var state = ContainerState(
             Status: record.status.rawValue, Running: record.isRunning, Pid: record.pid, ExitCode: record.exitCode,
             Error: record.error, StartedAt: record.startedAt, FinishedAt: record.finishedAt)
+        // Docker counts a paused or restarting container as running.
+        state.Running = record.isRunning || record.restartPending
+        state.Paused = record.isPaused
+        state.Restarting = record.restartPending
         var config = record.config
         if (config.Hostname ?? "").isEmpty { config.Hostname = record.shortID }
         let ports = portMap(record)
-        return ContainerInspect(
+        var inspected = ContainerInspect(
             Id: record.id, Created: record.created, Path: record.command.first ?? "", Args: Array(record.command.dropFirst()),
             State: state, Image: record.imageID, ResolvConfPath: directory + "/resolv.conf",
             HostnamePath: directory + "/hostname", HostsPath: directory + "/hosts",
@@ -254,14 +263,24 @@ extension Controller {
             NetworkSettings: NetworkSettings(SandboxID: record.sandboxPath.map { _ in record.id } ?? "",
                                              SandboxKey: record.sandboxPath ?? "", Ports: ports, primary: primary,
                                              Networks: networks))
+        inspected.RestartCount = record.restartCount
+        inspected.HostConfig.PidMode = record.hostConfig.PidMode ?? ""
+        // As Docker since API 1.44: no policy, or an empty name, reads "no".
+        let policy = RestartPolicy(record.hostConfig)
+        inspected.HostConfig.RestartPolicy = .init(Name: policy.kind.rawValue, MaximumRetryCount: policy.maximumRetryCount)
+        return inspected
     }
 
     func info() -> InfoResponse {
-        let running = containers.values.filter(\.isRunning).count
-        return InfoResponse(
+        // As Docker counts: paused ones apart from running, restarting ones as running.
+        let paused = containers.values.filter(\.isPaused).count
+        let running = containers.values.filter { ($0.isRunning || $0.restartPending) && !$0.isPaused }.count
+        var info = InfoResponse(
             id: daemonID, name: ProcessInfo.processInfo.hostName, containers: containers.count, running: running,
-            stopped: containers.count - running, images: runtime.listImages().count, rootDir: configuration.root,
+            stopped: containers.count - running - paused, images: runtime.listImages().count, rootDir: configuration.root,
             version: configuration.version, kernel: SystemFacts.kernel, arch: SystemFacts.architecture,
             cpus: ProcessInfo.processInfo.activeProcessorCount, memory: Int64(ProcessInfo.processInfo.physicalMemory))
+        info.ContainersPaused = paused
+        return info
     }
 }

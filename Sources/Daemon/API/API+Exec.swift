@@ -21,6 +21,7 @@ extension Controller {
     func createExec(container reference: String, request: ExecCreateRequest) throws -> String {
         let record = try container(reference)
         guard record.isRunning else { throw BerthError.conflict("container \(record.id) is not running") }
+        if record.isPaused { throw BerthError.conflict("Container \(record.id) is paused, unpause the container before exec") }
         guard !request.Cmd.isEmpty else { throw BerthError.invalid("no exec command specified") }
         try Self.validateEnvironment(request.Env ?? [])
         let id = Identifiers.random()
@@ -35,6 +36,9 @@ extension Controller {
         guard var exec = execs[id] else { throw BerthError.notFound("No such exec instance: \(id)") }
         guard !exec.started else { throw BerthError.conflict("exec \(id) has already been started") }
         guard isRunning(exec.containerID) else { throw BerthError.conflict("container \(exec.containerID) is not running") }
+        if containers[exec.containerID]?.isPaused == true {
+            throw BerthError.conflict("Container \(exec.containerID) is paused, unpause the container before exec")
+        }
         exec.started = true
         exec.running = true
         execs[id] = exec

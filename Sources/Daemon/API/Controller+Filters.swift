@@ -13,7 +13,7 @@ extension Controller {
         let limit = limit.flatMap { $0 > 0 ? $0 : nil }
         let includeStopped = all || limit != nil || filter.impliesAll
         let listed = containers.values
-            .filter { (includeStopped || $0.isRunning) && filter.matches(facts($0)) }
+            .filter { (includeStopped || $0.isRunning || $0.restartPending) && filter.matches(facts($0)) }
             .sorted { $0.created > $1.created }
         return (limit.map { Array(listed.prefix($0)) } ?? listed).map(summary)
     }

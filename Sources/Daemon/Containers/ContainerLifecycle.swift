@@ -66,6 +66,8 @@ struct RunningContainer: Sendable {
     var connecting: [String: String] = [:]
     /// Interface names whose deletion (a disconnect) is still under way.
     var detaching: Set<String> = []
+    /// Frozen by `pause` (runc pause: the cgroup freezer); stored, since it outlives berthd.
+    var paused = false
     // Neither is stored: after a restart the kernel's state is what counts.
 
     /// The lowest ethN that no endpoint, connect or detach in flight uses.

@@ -20,6 +20,14 @@ struct ContainerRecord: Sendable {
     var error: String
     var startedAt: String
     var finishedAt: String
+    /// Restarts by its restart policy since the user last started it (inspect's RestartCount).
+    var restartCount = 0
+    /// The user stopped or killed it: its restart policy does not bring it back (but
+    /// `always` does at the next daemon start, as in Docker).
+    var manuallyStopped = false
+    /// Exited, with a restart by policy scheduled (status "restarting"). Not stored: the
+    /// next daemon start decides again.
+    var restartPending = false
 
     var storeKey: String { StoreKeys.container(id) }
     var shortID: String { String(id.prefix(12)) }
@@ -36,7 +44,12 @@ struct ContainerRecord: Sendable {
     var endpoints: [EndpointRecord] { running?.endpoints ?? [] }
     var publishedPorts: [PortMapping]? { running?.publishedPorts }
     /// The state as Docker's API names it.
-    var status: ContainerStatus { state.status(hasRun: startedAt != Self.neverTime) }
+    var status: ContainerStatus {
+        if restartPending, case .exited = state { return .restarting }
+        if case .running(let live) = state, live.paused { return .paused }
+        return state.status(hasRun: startedAt != Self.neverTime)
+    }
+    var isPaused: Bool { running?.paused ?? false }
 
     static let neverTime = "0001-01-01T00:00:00Z"
 }
@@ -44,6 +57,8 @@ struct ContainerRecord: Sendable {
 /// Docker's names for a container's state.
 enum ContainerStatus: String, Codable, Sendable {
     case created, running, exited, removing
+    /// Shown, never stored: a running container that is frozen, an exited one about to restart.
+    case paused, restarting
 }
 
 /// The record on disk keeps the flat layout of earlier berths (status, pid, endpoints...
@@ -52,6 +67,8 @@ extension ContainerRecord: Codable {
     private enum CodingKeys: String, CodingKey {
         case id, name, created, imageReference, imageID, config, hostConfig, networkMode, attachments
         case status, pid, pidStartTime, exitCode, error, startedAt, finishedAt, sandboxPath, endpoints, publishedPorts
+        // Added later: absent in older records.
+        case restartCount, manuallyStopped, paused
     }
 
     init(from decoder: any Decoder) throws {
@@ -69,17 +86,20 @@ extension ContainerRecord: Codable {
         error = try values.decode(String.self, forKey: .error)
         startedAt = try values.decode(String.self, forKey: .startedAt)
         finishedAt = try values.decode(String.self, forKey: .finishedAt)
+        restartCount = try values.decodeIfPresent(Int.self, forKey: .restartCount) ?? 0
+        manuallyStopped = try values.decodeIfPresent(Bool.self, forKey: .manuallyStopped) ?? false
         switch try values.decode(ContainerStatus.self, forKey: .status) {
         case .created: state = .created
         // A removal that did not finish leaves the container exited, for another `rm`.
-        case .exited, .removing: state = .exited
-        case .running:
+        case .exited, .removing, .restarting: state = .exited
+        case .running, .paused:
             state = .running(RunningContainer(
                 pid: try values.decode(Int32.self, forKey: .pid),
                 pidStartTime: try values.decode(UInt64.self, forKey: .pidStartTime),
                 sandboxPath: try values.decodeIfPresent(String.self, forKey: .sandboxPath),
                 endpoints: try values.decodeIfPresent([EndpointRecord].self, forKey: .endpoints) ?? [],
-                publishedPorts: try values.decodeIfPresent([PortMapping].self, forKey: .publishedPorts)))
+                publishedPorts: try values.decodeIfPresent([PortMapping].self, forKey: .publishedPorts),
+                paused: try values.decodeIfPresent(Bool.self, forKey: .paused) ?? false))
         }
     }
 
@@ -106,5 +126,9 @@ extension ContainerRecord: Codable {
         try values.encodeIfPresent(sandboxPath, forKey: .sandboxPath)
         try values.encode(endpoints, forKey: .endpoints)
         try values.encodeIfPresent(publishedPorts, forKey: .publishedPorts)
+        // Written only when set, so a record without them keeps the earlier layout.
+        if restartCount != 0 { try values.encode(restartCount, forKey: .restartCount) }
+        if manuallyStopped { try values.encode(true, forKey: .manuallyStopped) }
+        if isPaused { try values.encode(true, forKey: .paused) }
     }
 }

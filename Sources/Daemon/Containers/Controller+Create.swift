@@ -78,6 +78,8 @@ extension Controller {
             throw BerthError.invalid("invalid DNS server address \(dns)")
         }
         _ = try Self.portRequests(hostConfig, exposed: config.ExposedPorts)
+        try RestartPolicy.validate(hostConfig)
+        try PidMode.validate(hostConfig.PidMode)
 
         let id = Identifiers.random()
         let record = ContainerRecord(

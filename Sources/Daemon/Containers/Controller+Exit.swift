@@ -43,6 +43,8 @@ extension Controller {
             do { try await removeContainer(id, force: true) } catch {
                 logger.error("cannot auto-remove container", metadata: ["id": .string(id), "error": .string("\(error)")])
             }
+        } else {
+            applyRestartPolicy(id, atDaemonStart: false)
         }
     }
 

@@ -8,7 +8,9 @@ extension Controller {
     /// `start`: reserve (addresses, the `starting` state) before the first `await`, then
     /// claim overlay addresses, publish ports, write the container's files, make its
     /// network namespace and launch its process, each step undone if a later one fails.
-    func startContainer(_ reference: String, afterTeardowns: Bool = false) async throws {
+    /// A start by the user resets the restart count and the manual stop; one by the
+    /// restart policy keeps them.
+    func startContainer(_ reference: String, afterTeardowns: Bool = false, byRestartPolicy: Bool = false) async throws {
         let record = try container(reference)
         switch record.state {
         case .running: return
@@ -38,12 +40,13 @@ extension Controller {
             // just stopped and is free once its interfaces are gone: wait for that once.
             if !afterTeardowns, record.attachments.contains(where: { teardowns.isBusy(network: $0.networkID) }) {
                 for attachment in record.attachments { _ = await waitForTeardowns(network: attachment.networkID) }
-                return try await startContainer(record.id, afterTeardowns: true)
+                return try await startContainer(record.id, afterTeardowns: true, byRestartPolicy: byRestartPolicy)
             }
             throw error
         }
         let previous = record.state
         containers[record.id]?.state = .starting
+        if !byRestartPolicy { forgetRestarts(record.id) }
         let started: ContainerRecord
         do {
             started = try await Steps.run("start of \(record.name)", logger: logger) { undo in
@@ -53,6 +56,11 @@ extension Controller {
                 started.exitCode = 0
                 started.error = ""
                 started.startedAt = Self.timestamp()
+                started.restartPending = false
+                if !byRestartPolicy {
+                    started.restartCount = 0
+                    started.manuallyStopped = false
+                }
                 // Not recorded, not started: a container the store does not know must not run.
                 try save(started)
                 return started
@@ -61,6 +69,7 @@ extension Controller {
             if var failed = containers[record.id] {
                 failed.state = previous
                 failed.error = "\(error)"
+                failed.restartPending = false
                 saveOrKeepInMemory(failed, doing: "failed start")
             }
             throw error

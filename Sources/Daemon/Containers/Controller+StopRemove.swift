@@ -17,14 +17,18 @@ extension Controller {
     /// `stop`: SIGTERM, then SIGKILL after the timeout. Returns false if it was not running.
     func stopContainer(_ reference: String, timeout: Int?) async throws -> Bool {
         let record = try container(reference)
+        if cancelPendingRestart(record.id, manually: true) { return true }
         guard record.isRunning else { return false }
+        markManuallyStopped(record.id)
         let seconds = max(0, timeout ?? record.config.StopTimeout ?? 10)
         if seconds > 0 {
             // A process that is already gone fails the signal: the wait below sees it exited.
             try? sendSignal(record, SIGTERM)
+            try? await thawAfterSignal(record.id)  // a paused one gets the signal once thawed
             if await waitUntilStopped(record.id, timeout: .seconds(seconds)) { return try stopped(record) }
         }
         try? sendSignal(record, SIGKILL)  // as above
+        try? await thawAfterSignal(record.id)
         if await waitUntilStopped(record.id, timeout: .seconds(30)) { return try stopped(record) }
         throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
     }
@@ -38,10 +42,13 @@ extension Controller {
         return true
     }
 
-    func killContainer(_ reference: String, signal: Int32) throws {
+    func killContainer(_ reference: String, signal: Int32) async throws {
         let record = try container(reference)
+        if cancelPendingRestart(record.id, manually: true) { return }
         guard record.isRunning else { throw BerthError.conflict("container \(record.name) is not running") }
+        markManuallyStopped(record.id)
         try sendSignal(record, signal)
+        try await thawAfterSignal(record.id)
     }
 
     /// `rm`: kills a running container when forced, then removes its runtime state, its
@@ -51,11 +58,19 @@ extension Controller {
     /// record that accounts for it.
     func removeContainer(_ reference: String, force: Bool) async throws {
         let record = try container(reference)
+        if record.restartPending {
+            guard force else {
+                throw BerthError.conflict("cannot remove container \"/\(record.name)\": container is restarting: stop the container before removing or force remove")
+            }
+            cancelPendingRestart(record.id, manually: true)
+        }
         if record.isRunning {
             guard force else {
                 throw BerthError.conflict("cannot remove container \"/\(record.name)\": container is running: stop the container before removing or force remove")
             }
+            markManuallyStopped(record.id)
             try sendSignal(record, SIGKILL)
+            try? await thawAfterSignal(record.id)  // SIGKILL reaches a frozen process once thawed
             guard await waitUntilStopped(record.id, timeout: .seconds(30)) else {
                 throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
             }
@@ -79,6 +94,7 @@ extension Controller {
             throw BerthError(.internal, "cannot remove container \(record.name): \(error)")
         }
         forget(containerID: record.id)
+        forgetRestarts(record.id)
         emit(container: record, "destroy")
         exitWaiters.recorded(record.id)
         exitWaiters.resume(record.id, exitCode: record.exitCode)

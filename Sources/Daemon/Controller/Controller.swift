@@ -39,6 +39,8 @@ actor Controller {
     var execs: [String: ExecRecord] = [:]
     var networkTimings = NetworkTimings()
     var teardowns = TeardownTracker()
+    /// Restarts by policy waiting for their delay (Containers/Controller+Restart).
+    var restarts = RestartSchedule()
 
     /// Cluster mode (`--cluster-store`): etcd, and what this node knows of the others.
     let cluster: ClusterStore?

@@ -10,6 +10,10 @@ protocol RuntimeService: AnyObject, Sendable {
     func listImages() -> [ImageRecord]
     func importImage(path: String, name: String) async throws -> ImageRecord
     func removeImage(reference: String, force: Bool) throws -> ImageRemoval
+    /// `docker tag`: adds `target` to the image `reference` names.
+    func tagImage(reference: String, as target: ImageReference) throws -> ImageRecord
+    /// Takes `tag` off its image, even the last one.
+    func untagImage(_ tag: ImageReference) throws
 
     func launch(_ spec: LaunchSpec) async throws -> LaunchedProcess
     func destroy(id: String, directory: String, removingRoot: Bool) async throws(BerthError)
@@ -23,6 +27,11 @@ protocol RuntimeService: AnyObject, Sendable {
     /// pids still running at the deadline.
     func waitForLeftoverCalls(timeout: Duration) async -> [Int32]
     func exec(id: String, args: [String], env: [String], workingDirectory: String?) async throws -> RuncExecProcess
+    /// `runc pause` / `runc resume`: freeze and thaw every process of the container.
+    func pause(id: String) async throws
+    func resume(id: String) async throws
+    /// `top`: the host's ps with `psArguments`, kept to the container's processes.
+    func top(id: String, psArguments: [String]) async throws -> ProcessTable
     /// Runs blocking work (disk walks, image removal) off the Swift concurrency pool.
     func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T
 }
@@ -39,6 +48,14 @@ extension RuncRuntime: RuntimeService {
         try images.remove(reference: reference, force: force)
     }
 
+    func tagImage(reference: String, as target: ImageReference) throws -> ImageRecord {
+        try images.tag(reference: reference, as: target.description)
+    }
+
+    func untagImage(_ tag: ImageReference) throws {
+        try images.untag(tag)
+    }
+
     func waitForLeftoverCalls(timeout: Duration) async -> [Int32] {
         await RuncLeftovers.waitForPending(root: runc.root, timeout: timeout)
     }
@@ -46,6 +63,23 @@ extension RuncRuntime: RuntimeService {
     func listContainers() async throws -> [String] {
         let runc = self.runc
         return try await offload { try runc.list() }
+    }
+
+    func pause(id: String) async throws {
+        let runc = self.runc
+        try await offload { try runc.pause(id: id) }
+    }
+
+    func resume(id: String) async throws {
+        let runc = self.runc
+        try await offload { try runc.resume(id: id) }
+    }
+
+    func top(id: String, psArguments: [String]) async throws -> ProcessTable {
+        let runc = self.runc
+        return try await offload {
+            try ProcessTable.list(arguments: psArguments, keeping: Set(try runc.processIDs(id: id)))
+        }
     }
 
     func exec(id: String, args: [String], env: [String], workingDirectory: String?) async throws -> RuncExecProcess {

@@ -89,6 +89,7 @@ public final class BerthDaemon: Sendable {
         // (a restart would clean them up too, but the daemon may not come back).
         _ = await controller.waitForTeardowns(timeout: .seconds(5))
         await controller.leaveCluster()
+        await controller.cancelRestarts()  // the next start decides them again
         await controller.stopEventHandling()
         await dns.shutdown()
         firewall.stop(removeRules: configuration.cleanupOnExit)

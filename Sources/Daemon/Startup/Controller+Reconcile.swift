@@ -54,6 +54,12 @@ extension Controller {
         await removeLeftovers()
         await syncDNSListeners()
         publishDNS()
+        // Last, once networks and the firewall are in place: what stopped while berthd was
+        // away, or earlier, comes back as its policy says at a daemon start (`always` even
+        // after a user's stop, as Docker).
+        for record in containers.values where !record.isRunning {
+            applyRestartPolicy(record.id, atDaemonStart: true)
+        }
     }
 
     private func reserveExisting(_ endpoint: EndpointRecord, container: String) {

@@ -24,6 +24,8 @@ final class FakeRuntime: RuntimeService {
         var failures: [String: BerthError] = [:]
         /// Signals the container's process dies of (with 128 + signal), as busybox sh would.
         var fatalSignals: Set<Int32> = [SIGTERM, SIGKILL]
+        /// Containers frozen by `pause`; a frozen process takes no signal but SIGKILL.
+        var paused: Set<String> = []
     }
 
     let state = Mutex(State())
@@ -86,6 +88,14 @@ final class FakeRuntime: RuntimeService {
         throw BerthError.conflict("the fake runtime keeps its image")
     }
 
+    func tagImage(reference: String, as target: ImageReference) throws -> ImageRecord {
+        throw BerthError.conflict("the fake runtime keeps its one tag")
+    }
+
+    func untagImage(_ tag: ImageReference) throws {
+        throw BerthError.conflict("the fake runtime keeps its one tag")
+    }
+
     func launch(_ spec: LaunchSpec) async throws -> LaunchedProcess {
         try begin("launch")
         await Task.yield()
@@ -110,7 +120,8 @@ final class FakeRuntime: RuntimeService {
     func signal(id: String, pid: Int32, signal: Int32) throws {
         let dies = state.withLock { state -> Bool in
             state.signals.append((id, signal))
-            return state.fatalSignals.contains(signal) && state.pids[id] != nil && state.alive.contains(state.pids[id] ?? 0)
+            let frozen = state.paused.contains(id) && signal != SIGKILL
+            return !frozen && state.fatalSignals.contains(signal) && state.pids[id] != nil && state.alive.contains(state.pids[id] ?? 0)
         }
         if dies { exit(id, code: 128 + signal) }
     }
@@ -134,6 +145,23 @@ final class FakeRuntime: RuntimeService {
 
     func exec(id: String, args: [String], env: [String], workingDirectory: String?) async throws -> RuncExecProcess {
         throw BerthError.invalid("the fake runtime runs no processes")
+    }
+
+    func pause(id: String) async throws {
+        try begin("pause")
+        state.withLock { _ = $0.paused.insert(id) }
+    }
+
+    func resume(id: String) async throws {
+        try begin("resume")
+        state.withLock { _ = $0.paused.remove(id) }
+    }
+
+    /// One row, the container's pid, as `ps -o pid,comm` would print it.
+    func top(id: String, psArguments: [String]) async throws -> ProcessTable {
+        try begin("top")
+        let pid = state.withLock { $0.pids[id] }
+        return ProcessTable(titles: ["PID", "COMMAND"], processes: pid.map { [["\($0)", "sleep"]] } ?? [])
     }
 
     func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
