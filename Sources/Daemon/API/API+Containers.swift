@@ -23,6 +23,7 @@ extension APIRoutes {
         }
         router.add(.POST, "/containers/create") { request in
             await respond {
+                try request.refuseUnsupportedFields(CreateRequestRules.create)
                 let body = try request.json(ContainerCreateRequest.self)
                 let record = try await controller.createContainer(body, name: request.query["name"])
                 return .json(.created, IDResponse(Id: record.id, Warnings: []))
@@ -146,7 +147,8 @@ extension Controller {
             Id: record.id, Names: ["/" + record.name], Image: record.imageReference, ImageID: record.imageID,
             Command: record.command.joined(separator: " "), Created: Int64(Self.date(record.created)?.timeIntervalSince1970 ?? 0),
             Ports: portSummaries(record), Labels: record.config.Labels ?? [:], State: record.status.rawValue, Status: statusText(record),
-            NetworkMode: record.networkMode.description, Networks: endpointSettings(record))
+            NetworkMode: record.networkMode.description, Networks: endpointSettings(record),
+            Mounts: Self.mountPoints(record.hostConfig))
     }
 
     private func statusText(_ record: ContainerRecord) -> String {
@@ -229,7 +231,8 @@ extension Controller {
             Config: config,
             NetworkSettings: NetworkSettings(SandboxID: record.sandboxPath.map { _ in record.id } ?? "",
                                              SandboxKey: record.sandboxPath ?? "", Ports: ports, primary: primary,
-                                             Networks: networks))
+                                             Networks: networks),
+            Mounts: Self.mountPoints(record.hostConfig))
     }
 
     func info() -> InfoResponse {

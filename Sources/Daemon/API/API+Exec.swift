@@ -11,6 +11,8 @@ struct ExecRecord: Sendable {
     var command: [String]
     var environment: [String]
     var workingDirectory: String?
+    /// `exec -u`, resolved in the container's files when the exec starts.
+    var user: String?
     var started = false
     var running = false
     var exitCode: Int32?
@@ -23,9 +25,10 @@ extension Controller {
         guard record.isRunning else { throw BerthError.conflict("container \(record.id) is not running") }
         guard !request.Cmd.isEmpty else { throw BerthError.invalid("no exec command specified") }
         try Self.validateEnvironment(request.Env ?? [])
+        if let user = request.User, !user.isEmpty { try UserLookup.validate(user) }
         let id = Identifiers.random()
         execs[id] = ExecRecord(id: id, containerID: record.id, command: request.Cmd, environment: request.Env ?? [],
-                               workingDirectory: request.WorkingDir)
+                               workingDirectory: request.WorkingDir, user: request.User.flatMap { $0.isEmpty ? nil : $0 })
         return id
     }
 
@@ -38,8 +41,15 @@ extension Controller {
         exec.running = true
         execs[id] = exec
         do {
-            let process = try await runtime.exec(id: exec.containerID, args: exec.command, env: exec.environment,
+            let process: RuncExecProcess
+            if let user = exec.user {
+                let resolved = try await runtime.resolveUser(user, pid: containers[exec.containerID]?.pid ?? 0)
+                process = try await runtime.exec(id: exec.containerID, args: exec.command, env: exec.environment,
+                                                 workingDirectory: exec.workingDirectory, user: resolved.ociUser)
+            } else {
+                process = try await runtime.exec(id: exec.containerID, args: exec.command, env: exec.environment,
                                                  workingDirectory: exec.workingDirectory)
+            }
             execs[id]?.pid = process.pid
             return process
         } catch {
@@ -66,6 +76,7 @@ extension APIRoutes {
         let controller = self.controller
         router.add(.POST, "/containers/{id}/exec") { request in
             await respond {
+                try request.refuseUnsupportedFields(CreateRequestRules.exec)
                 let body = try request.json(ExecCreateRequest.self)
                 return .json(.created, IDResponse(Id: try await controller.createExec(container: request.param("id"), request: body)))
             }

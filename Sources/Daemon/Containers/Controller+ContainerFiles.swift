@@ -40,8 +40,11 @@ extension Controller {
             // Host mode sees the host's /etc/hosts; a host without one gets a minimal file.
             hosts = (try? String(contentsOfFile: configuration.hostsPath, encoding: .utf8)) ?? ContainerFiles.hosts(hostname: hostname, addresses: [], extra: [])
         } else {
-            hosts = ContainerFiles.hosts(hostname: hostname, addresses: endpoints.flatMap(\.addresses).map(\.description),
-                                         extra: linkEntries(record, endpoints: endpoints))
+            // --add-host entries first, as Docker writes them; --domainname makes the FQDN.
+            let extraHosts = try (record.hostConfig.ExtraHosts ?? []).map { entry throws(BerthError) in try extraHost(entry) }
+            let names = ContainerFiles.hostNames(hostname: hostname, domainname: record.config.Domainname)
+            hosts = ContainerFiles.hosts(hostname: names, addresses: endpoints.flatMap(\.addresses).map(\.description),
+                                         extra: extraHosts + linkEntries(record, endpoints: endpoints))
         }
         try ContainerFiles.write(hosts, to: directory + "/hosts")
         try ContainerFiles.write(hostname + "\n", to: directory + "/hostname")
