@@ -47,6 +47,11 @@ public enum OCIBundle {
             ]
         }
 
+        // runc before 1.2 ignores the spec's `domainname`; the UTS-namespaced sysctl works with all.
+        if !launch.shareHostUTS, let domainname = launch.domainname, !domainname.isEmpty {
+            sysctl = (sysctl ?? [:]).merging(["kernel.domainname": domainname]) { _, new in new }
+        }
+
         var mounts = [
             OCISpec.Mount(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
             OCISpec.Mount(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),

@@ -123,11 +123,13 @@ import Testing
         #expect(spec.process.user == OCISpec.User(uid: 1000, gid: 1000, additionalGids: [50]))
         #expect(spec.process.args == ["/sbin/docker-init", "--", "sleep", "9"])
         #expect(spec.domainname == "example.org")
+        #expect(spec.linux.sysctl?["kernel.domainname"] == "example.org")
         #expect(spec.root.readonly)
         #expect(spec.mounts.contains(OCISpec.Mount(destination: "/sbin/docker-init", type: "bind", source: "/usr/bin/tini-static",
                                                    options: ["bind", "rprivate", "ro"])))
         #expect(spec.mounts.last == OCISpec.Mount(destination: "/d", type: "bind", source: "/h", options: ["rbind", "rprivate", "ro"]))
         launch.shareHostUTS = true
         #expect(OCIBundle.spec(for: launch).domainname == nil)
+        #expect(OCIBundle.spec(for: launch).linux.sysctl?["kernel.domainname"] == nil)
     }
 }

@@ -1,4 +1,5 @@
 import BerthCore
+import ContainerRuntime
 @testable import Daemon
 import DockerAPI
 import Foundation
@@ -144,6 +145,13 @@ import Testing
             var badUser = exec
             badUser.User = "x:y:z"
             #expect(await errorCode { _ = try await daemon.controller.createExec(container: id, request: badUser) } == .invalidArgument)
+            // An unknown user fails the create, where the client shows the message.
+            badUser.User = "ghost"
+            #expect(await errorCode { _ = try await daemon.controller.createExec(container: id, request: badUser) } == .invalidArgument)
+            var goodUser = exec
+            goodUser.User = "nobody"
+            let execID = try await daemon.controller.createExec(container: id, request: goodUser)
+            #expect(await daemon.controller.execs[execID]?.user == OCISpec.User(uid: 65534, gid: 65534, additionalGids: [50]))
         }
     }
 }

@@ -11,8 +11,9 @@ struct ExecRecord: Sendable {
     var command: [String]
     var environment: [String]
     var workingDirectory: String?
-    /// `exec -u`, resolved in the container's files when the exec starts.
-    var user: String?
+    /// `exec -u`, resolved in the container's files at create, so that the client sees
+    /// an unknown user's error (a failed start after the upgrade shows none).
+    var user: OCISpec.User?
     var started = false
     var running = false
     var exitCode: Int32?
@@ -20,15 +21,19 @@ struct ExecRecord: Sendable {
 }
 
 extension Controller {
-    func createExec(container reference: String, request: ExecCreateRequest) throws -> String {
+    func createExec(container reference: String, request: ExecCreateRequest) async throws -> String {
         let record = try container(reference)
         guard record.isRunning else { throw BerthError.conflict("container \(record.id) is not running") }
         guard !request.Cmd.isEmpty else { throw BerthError.invalid("no exec command specified") }
         try Self.validateEnvironment(request.Env ?? [])
-        if let user = request.User, !user.isEmpty { try UserLookup.validate(user) }
+        var user: OCISpec.User?
+        if let spec = request.User, !spec.isEmpty {
+            try UserLookup.validate(spec)
+            user = try await runtime.resolveUser(spec, pid: record.pid).ociUser
+        }
         let id = Identifiers.random()
         execs[id] = ExecRecord(id: id, containerID: record.id, command: request.Cmd, environment: request.Env ?? [],
-                               workingDirectory: request.WorkingDir, user: request.User.flatMap { $0.isEmpty ? nil : $0 })
+                               workingDirectory: request.WorkingDir, user: user)
         return id
     }
 
@@ -43,9 +48,8 @@ extension Controller {
         do {
             let process: RuncExecProcess
             if let user = exec.user {
-                let resolved = try await runtime.resolveUser(user, pid: containers[exec.containerID]?.pid ?? 0)
                 process = try await runtime.exec(id: exec.containerID, args: exec.command, env: exec.environment,
-                                                 workingDirectory: exec.workingDirectory, user: resolved.ociUser)
+                                                 workingDirectory: exec.workingDirectory, user: user)
             } else {
                 process = try await runtime.exec(id: exec.containerID, args: exec.command, env: exec.environment,
                                                  workingDirectory: exec.workingDirectory)
