@@ -89,6 +89,36 @@ def test_workdir_hosts_domain_and_init(host):
     assert "sleep" in exec_out(host, "w", "ps")
 
 
+def test_read_only_root(host):
+    run_d(host, "--name", "r", "--read-only", "--tmpfs", "/tmp", "busybox", "sleep", "600")
+    refused = host.docker("exec", "r", "touch", "/etc/nope", check=False)
+    assert refused.returncode != 0 and "Read-only file system" in refused.stderr
+    host.docker("exec", "r", "touch", "/tmp/fine")
+    assert host.inspect("r")["HostConfig"]["ReadonlyRootfs"] is True
+
+
+def test_docker_py_run_with_options(host):
+    import docker
+    shared = os.path.join(host.dir, "py-shared")
+    os.makedirs(shared)
+    os.chmod(shared, 0o777)  # the container's user is nobody
+    client = docker.DockerClient(base_url=f"unix://{host.socket}", version="1.41")
+    try:
+        container = client.containers.run(
+            "busybox", ["sh", "-c", "id -u > /out/uid; pwd >> /out/uid; sleep 600"], detach=True, name="py",
+            volumes={shared: {"bind": "/out", "mode": "rw"}}, user="nobody", working_dir="/w",
+            extra_hosts={"db": "10.3.3.3"}, tmpfs={"/scratch": "size=1m"}, init=True, stop_signal="USR1")
+        wait_until(lambda: os.path.exists(os.path.join(shared, "uid")) and
+                   open(os.path.join(shared, "uid")).read().count("\n") == 2, message="the container's output")
+        assert open(os.path.join(shared, "uid")).read() == "65534\n/w\n"
+        assert container.attrs["Config"]["StopSignal"] == "USR1"
+        with __import__("pytest").raises(docker.errors.APIError) as refused:
+            client.containers.run("busybox", "true", detach=True, mem_limit="1g")
+        assert "HostConfig.Memory (--memory)" in str(refused.value)
+    finally:
+        client.close()
+
+
 def test_init_path_missing_is_refused(make_host):
     host = make_host(extra_args=["--init-path", "/nonexistent/tini"])
     result = host.docker("run", "-d", "--init", "busybox", "sleep", "1", check=False)
@@ -112,6 +142,12 @@ def test_stop_signal_and_timeout(host):
     host.docker("stop", "t")
     assert time.time() - started < 8
     assert host.inspect("t")["State"]["ExitCode"] == 137
+    # docker stop -s overrides the container's stop signal.
+    run_d(host, "--name", "u", "--stop-signal", "USR1", "busybox", "sh", "-c",
+          "trap 'exit 8' USR2; trap '' TERM USR1; while true; do sleep 0.1; done")
+    time.sleep(0.3)
+    host.docker("stop", "-s", "USR2", "u")
+    assert host.inspect("u")["State"]["ExitCode"] == 8
 
 
 def test_unsupported_options_are_refused_naming_them(host):

@@ -103,6 +103,13 @@ import Testing
             try await daemon.controller.startContainer(quick)
             #expect(try await daemon.controller.stopContainer(quick, timeout: nil))
             #expect(daemon.runtime.snapshot.signals.map(\.signal) == [SIGUSR1, SIGKILL])
+
+            // docker stop -s wins over the container's own signal.
+            let asked = try await create(daemon, "c3", config: config)
+            try await daemon.controller.startContainer(asked)
+            daemon.runtime.state.withLock { $0.fatalSignals = [SIGTERM, SIGKILL] }
+            #expect(try await daemon.controller.stopContainer(asked, timeout: 5, signal: SIGTERM))
+            #expect(daemon.runtime.snapshot.signals.map(\.signal) == [SIGUSR1, SIGKILL, SIGTERM])
         }
     }
 

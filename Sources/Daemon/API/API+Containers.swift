@@ -43,7 +43,8 @@ extension APIRoutes {
         router.add(.POST, "/containers/{id}/stop") { request in
             await respond {
                 let timeout = request.query.int("t") ?? request.query.int("timeout")
-                let stopped = try await controller.stopContainer(request.param("id"), timeout: timeout)
+                let signal = try request.query["signal"].flatMap { $0.isEmpty ? nil : try Signals.parse($0) }
+                let stopped = try await controller.stopContainer(request.param("id"), timeout: timeout, signal: signal)
                 return .empty(stopped ? .noContent : .notModified)
             }
         }

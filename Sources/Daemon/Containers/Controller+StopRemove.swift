@@ -16,13 +16,13 @@ extension Controller {
 
     /// `stop`: the container's stop signal (`--stop-signal`, SIGTERM by default), then
     /// SIGKILL after the timeout (`-t`, else `--stop-timeout`, else 10 s; -1 waits for
-    /// ever). Returns false if it was not running.
-    func stopContainer(_ reference: String, timeout: Int?) async throws -> Bool {
+    /// ever). `docker stop -s` overrides the signal. Returns false if it was not running.
+    func stopContainer(_ reference: String, timeout: Int?, signal: Int32? = nil) async throws -> Bool {
         let record = try container(reference)
         guard record.isRunning else { return false }
         let requested = timeout ?? record.config.StopTimeout ?? 10
         // Checked at create; a record from before then falls back to SIGTERM.
-        let stopSignal = (try? Signals.parse(record.config.StopSignal.flatMap { $0.isEmpty ? nil : $0 } ?? "TERM")) ?? SIGTERM
+        let stopSignal = signal ?? (try? Signals.parse(record.config.StopSignal.flatMap { $0.isEmpty ? nil : $0 } ?? "TERM")) ?? SIGTERM
         if requested != 0 {
             // A process that is already gone fails the signal: the wait below sees it exited.
             try? runtime.signal(id: record.id, pid: record.pid, signal: stopSignal)
