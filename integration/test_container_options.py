@@ -119,11 +119,13 @@ def test_docker_py_run_with_options(host):
         client.close()
 
 
-def test_init_path_missing_is_refused(make_host):
-    host = make_host(extra_args=["--init-path", "/nonexistent/tini"])
+def test_daemon_init_path_and_host_gateway_ip(make_host):
+    host = make_host(extra_args=["--init-path", "/nonexistent/tini", "--host-gateway-ip", "192.0.2.99"])
     result = host.docker("run", "-d", "--init", "busybox", "sleep", "1", check=False)
     assert result.returncode != 0 and "--init" in result.stderr and "/nonexistent/tini" in result.stderr
     assert host.docker("ps", "-aq").stdout.strip() == ""
+    run_d(host, "--name", "g", "--add-host", "gw:host-gateway", "busybox", "sleep", "600")
+    assert "192.0.2.99\tgw" in exec_out(host, "g", "cat", "/etc/hosts")
 
 
 def test_stop_signal_and_timeout(host):
@@ -164,3 +166,44 @@ def test_unsupported_options_are_refused_naming_them(host):
     run_d(host, "--name", "e", "busybox", "sleep", "600")
     status, body = host.api("POST", "/containers/e/exec", {"Cmd": ["id"], "Privileged": True})
     assert status == 400 and "Privileged" in body["message"]
+
+
+def test_compose_service_with_options(host):
+    import subprocess
+    project = os.path.join(host.dir, "proj")
+    os.makedirs(project)
+    with open(os.path.join(project, "docker-compose.yml"), "w") as f:
+        f.write(f"""version: "3"
+services:
+  plain:
+    image: busybox
+    command: sleep 600
+  opts:
+    image: busybox
+    command: sleep 600
+    volumes: ["{host.dir}/compose-data:/d:ro"]
+    user: nobody
+    working_dir: /w
+    extra_hosts: ["db:10.4.4.4"]
+    init: true
+    stop_signal: USR1
+    tmpfs: ["/x"]
+    domainname: example.org
+""")
+    env = dict(host.env(), DOCKER_HOST=f"unix://{host.socket}")
+
+    def compose(*args):
+        return subprocess.run(["docker-compose", *args], cwd=project, env=env, capture_output=True, text=True, timeout=120)
+
+    up = compose("up", "-d")
+    try:
+        assert up.returncode == 0, up.stderr
+        assert exec_out(host, "proj_opts_1", "id", "-u") == "65534"
+        assert exec_out(host, "proj_opts_1", "pwd") == "/w"
+        assert "10.4.4.4\tdb" in exec_out(host, "proj_opts_1", "cat", "/etc/hosts")
+        assert os.path.isdir(os.path.join(host.dir, "compose-data"))
+        assert host.inspect("proj_plain_1")["State"]["Running"] is True
+    finally:
+        down = compose("down")
+    assert down.returncode == 0, down.stderr
+    assert host.docker("ps", "-aq").stdout.strip() == ""
