@@ -87,6 +87,15 @@ import Testing
         }
     }
 
+    @Test func stopSignalsTakeDockersNames() throws {
+        #expect(try Signals.parse("SIGWINCH") == SIGWINCH)
+        #expect(try Signals.parse("winch") == SIGWINCH)
+        #expect(try Signals.parse("QUIT") == SIGQUIT)
+        #expect(try Signals.parse("28") == 28)
+        #expect(throws: BerthError.self) { try Signals.parse("SIGNOPE") }
+        #expect(throws: BerthError.self) { try Signals.parse("65") }
+    }
+
     @Test func stopUsesTheStopSignalAndTimeout() async throws {
         try await withDaemon { daemon in
             var config = ContainerConfig(Cmd: ["sleep", "600"], Image: "busybox")

@@ -130,6 +130,12 @@ enum Signals {
     static let names: [String: Int32] = [
         "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "KILL": SIGKILL, "USR1": SIGUSR1, "USR2": SIGUSR2,
         "TERM": SIGTERM, "STOP": SIGSTOP, "CONT": SIGCONT,
+        // The rest of Linux's, as Docker names them (`--stop-signal SIGWINCH` is httpd's).
+        "ABRT": SIGABRT, "IOT": SIGABRT, "ALRM": SIGALRM, "BUS": SIGBUS, "CHLD": SIGCHLD, "CLD": SIGCHLD,
+        "FPE": SIGFPE, "ILL": SIGILL, "IO": SIGIO, "POLL": SIGIO, "PIPE": SIGPIPE, "PROF": SIGPROF,
+        "PWR": SIGPWR, "SEGV": SIGSEGV, "STKFLT": SIGSTKFLT, "SYS": SIGSYS, "TRAP": SIGTRAP, "TSTP": SIGTSTP,
+        "TTIN": SIGTTIN, "TTOU": SIGTTOU, "URG": SIGURG, "VTALRM": SIGVTALRM, "WINCH": SIGWINCH,
+        "XCPU": SIGXCPU, "XFSZ": SIGXFSZ,
     ]
 
     static func parse(_ text: String) throws(BerthError) -> Int32 {
