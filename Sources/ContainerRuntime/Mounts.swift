@@ -33,7 +33,17 @@ public struct ContainerMount: Sendable, Equatable {
         self.createsMissingSource = createsMissingSource
     }
 
+    /// Docker's propagation modes; berth honours only the private ones.
     public static let propagations: Set<String> = ["private", "rprivate", "shared", "rshared", "slave", "rslave"]
+
+    /// Containers start from berthd's launch mount namespace, which is private (see
+    /// LaunchNamespace): no mount event passes between it and the host, so shared and
+    /// slave binds would not do what they promise.
+    public static func checkPropagation(_ propagation: String, spec: String) throws(BerthError) {
+        guard propagation == "private" || propagation == "rprivate" else {
+            throw .invalid("berth does not support bind propagation \(propagation) (\(spec)): containers' mounts are private to them")
+        }
+    }
 
     /// `-v SRC:DST[:OPTIONS]`. berth has no volumes: a source that is not an absolute
     /// path (a volume name) and a lone path (an anonymous volume) are refused.
@@ -65,6 +75,7 @@ public struct ContainerMount: Sendable, Equatable {
                 readOnly = option == "ro"
             case _ where propagations.contains(option):
                 guard !seenPropagation else { throw .invalid("invalid mode: \(mode)") }
+                try checkPropagation(option, spec: "-v \(spec)")
                 seenPropagation = true
                 propagation = option
             // Docker ignores these on Linux (they tune macOS file sharing).

@@ -58,6 +58,9 @@ import Testing
             var volume = HostConfig()
             volume.Mounts = [MountRequest(Type: "volume", Source: "v", Target: "/x")]
             #expect(await errorCode { _ = try await create(daemon, "d", host: volume) } == .invalidArgument)
+            var shared = HostConfig()
+            shared.Mounts = [MountRequest(Type: "bind", Source: daemon.directory, Target: "/x", BindOptions: .init(Propagation: "rshared"))]
+            #expect(await message { _ = try await create(daemon, "f", host: shared) }?.contains("bind propagation rshared") == true)
             var twice = HostConfig()
             twice.Binds = ["/a:/x", "/b:/x/"]
             #expect(await message { _ = try await create(daemon, "e", host: twice) } == "Duplicate mount point: /x")

@@ -38,6 +38,7 @@ extension Controller {
             guard propagation.isEmpty || ContainerMount.propagations.contains(propagation) else {
                 throw .invalid("invalid mount config for type \"bind\": invalid propagation mode: \(propagation)")
             }
+            if !propagation.isEmpty { try ContainerMount.checkPropagation(propagation, spec: "--mount bind-propagation=\(propagation)") }
             return ContainerMount(kind: .bind, source: ContainerMount.normalized(source),
                                   destination: ContainerMount.normalized(target), readOnly: request.ReadOnly ?? false,
                                   propagation: propagation.isEmpty ? "rprivate" : propagation)
