@@ -5,7 +5,7 @@ import json
 import os
 import time
 
-from harness import wait_until
+from harness import run, wait_until
 
 
 def run_d(host, *args):
@@ -47,6 +47,26 @@ def test_binds_and_tmpfs(host):
     assert inspect["HostConfig"]["Tmpfs"] == {"/scratch": "size=1m"}
     listed = json.loads(host.docker("ps", "--format", "{{json .}}", "--no-trunc").stdout.splitlines()[0])
     assert shared in listed["Mounts"] or "/data" in listed["Mounts"]
+
+
+def test_bind_from_a_mount_made_after_berthd_started(host):
+    # berthd's launch namespace does not have this tmpfs: the source is copied in for the start.
+    late = os.path.join(host.dir, "late")
+    os.makedirs(late)
+    run(["mount", "-t", "tmpfs", "-o", "size=1m", "berth-test-late", late])
+    try:
+        with open(os.path.join(late, "from-host"), "w") as f:
+            f.write("on the late mount\n")
+        run_d(host, "--name", "late", "-v", f"{late}/:/late", "busybox", "sleep", "600")
+        assert exec_out(host, "late", "cat", "/late/from-host") == "on the late mount"
+        exec_out(host, "late", "sh", "-c", "echo back > /late/from-container")
+        with open(os.path.join(late, "from-container")) as f:
+            assert f.read() == "back\n"
+        staging = os.path.join(host.root, "containers", host.inspect("late")["Id"], "binds")
+        assert os.listdir(staging) == [], "the staged copies are detached once the container runs"
+        host.docker("rm", "-f", "late")
+    finally:
+        run(["umount", "-l", late])
 
 
 def test_mount_refusals_leave_nothing(host):

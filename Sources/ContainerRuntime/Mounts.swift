@@ -149,12 +149,14 @@ public struct ContainerMount: Sendable, Equatable {
     }
 }
 
-/// A bind source as the daemon found it on the host: the launch mount namespace must see
-/// the same file (it keeps only some of the host's mounts, and none made after berthd started).
+/// A bind source as the daemon found it on the host. The launch mount namespace keeps
+/// only some of the host's mounts (see LaunchNamespace) and none made after berthd
+/// started: a source it does not see as the same file is copied in (`BindStaging`).
 public struct BindSource: Sendable {
     public var path: String
     var device: UInt64
     var inode: UInt64
+    var isDirectory: Bool
 }
 
 extension ContainerMount {
@@ -177,18 +179,17 @@ extension ContainerMount {
                     throw BerthError(.internal, "cannot create the bind source \(mount.source): \(String(cString: strerror(errno)))")
                 }
             }
-            result.append(BindSource(path: mount.source, device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
+            result.append(BindSource(path: mount.source, device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
+                                     isDirectory: (info.st_mode & S_IFMT) == S_IFDIR))
         }
         return result
     }
 
-    /// Run in the launch namespace: every source must be the file the host has there.
-    public static func checkVisible(_ sources: [BindSource]) throws(BerthError) {
-        for source in sources {
+    /// Run in the launch namespace: the sources it does not see as the host does.
+    public static func hiddenSources(_ sources: [BindSource]) -> [BindSource] {
+        sources.filter { source in
             var info = stat()
-            guard stat(source.path, &info) == 0, UInt64(info.st_dev) == source.device, UInt64(info.st_ino) == source.inode else {
-                throw .invalid("cannot bind \(source.path): it is on a mount berthd's launch namespace does not have (one outside the system trees, or made after berthd started); bind a path on the root file system or restart berthd")
-            }
+            return stat(source.path, &info) != 0 || UInt64(info.st_dev) != source.device || UInt64(info.st_ino) != source.inode
         }
     }
 }

@@ -114,9 +114,21 @@ final class RuncRuntime: Sendable {
             // root's directories for the next start (its changes stay until rm, as in Docker).
             defer { try? launchNamespace.perform { try RootFilesystem.unmount(containerDir: spec.directory) } }
             do {
-                let user = try launchNamespace.perform { () throws -> ResolvedUser? in
-                    try ContainerMount.checkVisible(sources)
-                    return try spec.user.flatMap { $0.isEmpty ? nil : try UserLookup.resolve($0, root: rootfs) }
+                let (user, hidden) = try launchNamespace.perform { () throws -> (ResolvedUser?, [BindSource]) in
+                    (try spec.user.flatMap { $0.isEmpty ? nil : try UserLookup.resolve($0, root: rootfs) },
+                     ContainerMount.hiddenSources(sources))
+                }
+                var mounts = spec.mounts
+                var staged: [String: String] = [:]
+                // Detached once runc is done, whether it started the container or not.
+                defer { if !staged.isEmpty { try? launchNamespace.perform { BindStaging.detach(Array(staged.values)) } } }
+                if !hidden.isEmpty {
+                    let trees = try BindStaging.clone(hidden)
+                    defer { trees.forEach { close($0) } }
+                    staged = try launchNamespace.perform { try BindStaging.attach(trees, sources: hidden, under: spec.directory + "/binds") }
+                    for index in mounts.indices where mounts[index].kind == .bind {
+                        mounts[index].source = staged[mounts[index].source] ?? mounts[index].source
+                    }
                 }
                 var launch = ContainerLaunch(
                     id: spec.id, rootfs: rootfs, args: spec.command, env: spec.environment, hostname: spec.hostname,
@@ -126,7 +138,7 @@ final class RuncRuntime: Sendable {
                     openFilesLimit: Self.openFilesLimit)
                 launch.additionalGids = user?.additionalGids ?? []
                 launch.domainname = spec.domainname
-                launch.mounts = spec.mounts
+                launch.mounts = mounts
                 launch.initBinary = spec.initBinary
                 launch.readonlyRootfs = spec.readonlyRootfs
                 let bundle = spec.directory + "/bundle"
