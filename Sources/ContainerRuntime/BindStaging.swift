@@ -57,3 +57,20 @@ public enum BindStaging {
         }
     }
 }
+
+extension BindStaging {
+    /// From a host-side thread: stages the `hidden` sources in `namespace` and returns the
+    /// mounts with those sources replaced, and the staged paths to `detach` after runc.
+    public static func stage(_ mounts: [ContainerMount], hidden: [BindSource], in namespace: LaunchNamespace,
+                             under directory: String) throws -> (mounts: [ContainerMount], staged: [String]) {
+        guard !hidden.isEmpty else { return (mounts, []) }
+        let trees = try clone(hidden)
+        defer { trees.forEach { close($0) } }
+        let staged = try namespace.perform { try attach(trees, sources: hidden, under: directory) }
+        var result = mounts
+        for index in result.indices where result[index].kind == .bind {
+            result[index].source = staged[result[index].source] ?? result[index].source
+        }
+        return (result, Array(staged.values))
+    }
+}

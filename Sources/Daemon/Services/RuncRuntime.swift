@@ -118,18 +118,10 @@ final class RuncRuntime: Sendable {
                     (try spec.user.flatMap { $0.isEmpty ? nil : try UserLookup.resolve($0, root: rootfs) },
                      ContainerMount.hiddenSources(sources))
                 }
-                var mounts = spec.mounts
-                var staged: [String: String] = [:]
+                let (mounts, staged) = try BindStaging.stage(spec.mounts, hidden: hidden, in: launchNamespace,
+                                                             under: spec.directory + "/binds")
                 // Detached once runc is done, whether it started the container or not.
-                defer { if !staged.isEmpty { try? launchNamespace.perform { BindStaging.detach(Array(staged.values)) } } }
-                if !hidden.isEmpty {
-                    let trees = try BindStaging.clone(hidden)
-                    defer { trees.forEach { close($0) } }
-                    staged = try launchNamespace.perform { try BindStaging.attach(trees, sources: hidden, under: spec.directory + "/binds") }
-                    for index in mounts.indices where mounts[index].kind == .bind {
-                        mounts[index].source = staged[mounts[index].source] ?? mounts[index].source
-                    }
-                }
+                defer { if !staged.isEmpty { try? launchNamespace.perform { BindStaging.detach(staged) } } }
                 var launch = ContainerLaunch(
                     id: spec.id, rootfs: rootfs, args: spec.command, env: spec.environment, hostname: spec.hostname,
                     workingDir: spec.workingDirectory.flatMap { $0.isEmpty ? nil : $0 } ?? "/",
