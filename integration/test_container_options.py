@@ -97,9 +97,15 @@ def test_user_and_exec_user(host):
 
 
 def test_workdir_hosts_domain_and_init(host):
-    run_d(host, "--name", "w", "--workdir", "/srv/app", "--add-host", "db:10.1.2.3", "--add-host", "gw:host-gateway",
+    env_file = os.path.join(host.dir, "env")
+    with open(env_file, "w") as f:
+        f.write("FROM_FILE=yes\n# a comment\nSPACED=a b\n")
+    run_d(host, "--name", "w", "-e", "GIVEN=1", "--env-file", env_file,
+          "--workdir", "/srv/app", "--add-host", "db:10.1.2.3", "--add-host", "gw:host-gateway",
           "--hostname", "web", "--domainname", "example.org", "--init", "busybox", "sleep", "600")
     assert exec_out(host, "w", "pwd") == "/srv/app"
+    environment = exec_out(host, "w", "env").splitlines()
+    assert "GIVEN=1" in environment and "FROM_FILE=yes" in environment and "SPACED=a b" in environment
     hosts = exec_out(host, "w", "cat", "/etc/hosts")
     gateway = json.loads(host.docker("network", "inspect", "bridge").stdout)[0]["IPAM"]["Config"][0]["Gateway"]
     assert "10.1.2.3\tdb" in hosts and f"{gateway}\tgw" in hosts
