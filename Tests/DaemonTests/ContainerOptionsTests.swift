@@ -142,6 +142,19 @@ import Testing
             #expect(hosts.contains("\(address)\tweb.example.org web\n"))
             let launched = try #require(daemon.runtime.snapshot.launches.last)
             #expect(launched.domainname == "example.org")
+
+            // Host mode: the host's file, then the extra entries.
+            try "127.0.0.1 localhost".write(toFile: daemon.configuration.hostsPath, atomically: true, encoding: .utf8)
+            var hostMode = HostConfig(NetworkMode: "host")
+            hostMode.ExtraHosts = ["db:10.9.8.7"]
+            let onHost = try await create(daemon, "c2", host: hostMode)
+            try await daemon.controller.startContainer(onHost)
+            let hostFile = try String(contentsOfFile: daemon.configuration.containerDir(onHost) + "/hosts", encoding: .utf8)
+            #expect(hostFile == "127.0.0.1 localhost\n10.9.8.7\tdb\n")
+            // container:NAME sees the other container's file: --add-host cannot apply.
+            var shared = HostConfig(NetworkMode: "container:c1")
+            shared.ExtraHosts = ["db:10.9.8.7"]
+            #expect(await errorCode { _ = try await create(daemon, "c3", host: shared) } == .invalidArgument)
         }
     }
 

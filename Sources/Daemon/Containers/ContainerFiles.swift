@@ -12,6 +12,11 @@ enum ContainerFiles {
         return "\(hostname).\(domainname) \(hostname)"
     }
 
+    /// Host-mode additions: lines after the host's own file (which may lack a final newline).
+    static func entries(_ extra: [(String, String)]) -> String {
+        extra.isEmpty ? "" : "\n" + extra.map { "\($0.0)\t\($0.1)\n" }.joined()
+    }
+
     static func hosts(hostname: String, addresses: [String], extra: [(String, String)]) -> String {
         var text = """
             127.0.0.1\tlocalhost

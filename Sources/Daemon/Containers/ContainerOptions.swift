@@ -85,6 +85,10 @@ extension Controller {
             throw .invalid("the working directory '\(directory)' is invalid, it needs to be an absolute path")
         }
         for entry in hostConfig.ExtraHosts ?? [] { _ = try extraHost(entry) }
+        if case .container = mode, !(hostConfig.ExtraHosts ?? []).isEmpty {
+            // The other container's /etc/hosts is the one this container sees.
+            throw .invalid("conflicting options: custom host-to-IP mapping (--add-host) and the network mode container")
+        }
         if let domain = config.Domainname, !domain.isEmpty {
             guard mode != .host else { throw .invalid("conflicting options: --domainname and --network=host (the host's UTS namespace)") }
             guard domain.utf8.count <= 255, domain.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }) else {
