@@ -47,7 +47,12 @@ public struct ContainerMount: Sendable, Equatable {
 
     /// `-v SRC:DST[:OPTIONS]`. berth has no volumes: a source that is not an absolute
     /// path (a volume name) and a lone path (an anonymous volume) are refused.
-    public static func bind(_ spec: String) throws(BerthError) -> ContainerMount {
+    /// Whether the host runs SELinux (its file system is mounted).
+    public static let selinuxEnabled = access("/sys/fs/selinux/enforce", F_OK) == 0
+
+    /// `z`/`Z` ask for an SELinux relabel: without SELinux there is nothing to relabel and
+    /// Docker goes on, as berth does; with it, berth (which cannot relabel) refuses.
+    public static func bind(_ spec: String, selinux: Bool = selinuxEnabled) throws(BerthError) -> ContainerMount {
         let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard parts.count >= 2, parts.count <= 3 else {
             if parts.count == 1 {
@@ -82,6 +87,7 @@ public struct ContainerMount: Sendable, Equatable {
             case "consistent", "cached", "delegated":
                 continue
             case "z", "Z":
+                if !selinux { continue }
                 throw .invalid("berth does not support SELinux relabelling (:\(option) in -v \(spec))")
             case "nocopy":
                 throw .invalid("berth has no volumes: nocopy (-v \(spec)) applies to volumes only")

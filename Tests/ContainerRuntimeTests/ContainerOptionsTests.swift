@@ -16,12 +16,18 @@ import Testing
 
     @Test(arguments: [
         ("data:/data", "named volume \"data\""), ("/data", "anonymous volume /data"), ("./rel:/d", "must be absolute"),
-        ("/h:rel", "not an absolute path"), ("/h:/", "can't be '/'"), ("/h:/d:ro,rw", "invalid mode"), ("/h:/d:z", "SELinux"),
+        ("/h:rel", "not an absolute path"), ("/h:/", "can't be '/'"), ("/h:/d:ro,rw", "invalid mode"),
         ("/h:/d:bogus", "invalid mode: bogus"), ("/h:/d:rshared", "bind propagation rshared"), ("/h:/d:ro,slave", "propagation slave"), ("/h:/d/../x", "must not contain"),
     ])
     func bindRefusals(spec: String, message: String) {
         #expect(throws: BerthError.self) { try ContainerMount.bind(spec) }
         do { _ = try ContainerMount.bind(spec) } catch { #expect(error.message.contains(message), "\(error.message)") }
+    }
+
+    @Test func selinuxLabelsAreNothingToDoWithoutSELinux() throws {
+        #expect(try ContainerMount.bind("/h:/d:ro,z", selinux: false).readOnly)
+        #expect(try ContainerMount.bind("/h:/d:Z", selinux: false).mode == "Z")
+        #expect(throws: BerthError.self) { try ContainerMount.bind("/h:/d:z", selinux: true) }
     }
 
     @Test func tmpfsKeepsDockersDefaultsUnderTheUsersOptions() throws {
