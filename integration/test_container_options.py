@@ -192,6 +192,10 @@ def test_unsupported_options_are_refused_naming_them(host):
     run_d(host, "--name", "e", "busybox", "sleep", "600")
     status, body = host.api("POST", "/containers/e/exec", {"Cmd": ["id"], "Privileged": True})
     assert status == 400 and "Privileged" in body["message"]
+    # --no-healthcheck asks for what berth does anyway; --health-cmd is refused.
+    run_d(host, "--name", "nh", "--no-healthcheck", "busybox", "sleep", "600")
+    result = host.docker("run", "-d", "--health-cmd", "true", "busybox", "sleep", "1", check=False)
+    assert result.returncode != 0 and "--health-cmd" in result.stderr
 
 
 def test_compose_service_with_options(host):

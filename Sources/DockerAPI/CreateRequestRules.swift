@@ -42,6 +42,8 @@ public enum CreateRequestRules {
         "Volumes": .honoured,
         "AttachStdin": .honoured, "AttachStdout": .honoured, "AttachStderr": .honoured, "Tty": .honoured,
         "OpenStdin": .honoured, "StdinOnce": .honoured,  // stdio
+        // --no-healthcheck (compose: `disable: true`) asks for what berth does: no health check.
+        "Healthcheck": .object(["Test": .accepts([.array([.string("NONE")])])]),
         "HostConfig": hostConfig,
         "NetworkingConfig": .object(["EndpointsConfig": .eachValue(endpointSettings)]),
     ])
@@ -57,7 +59,9 @@ public enum CreateRequestRules {
 
     /// The docker CLI option behind a key, for the refusal's message.
     public static let options: [String: String] = [
-        "Healthcheck": "--health-cmd", "NetworkDisabled": "--network none", "OnBuild": "ONBUILD", "Shell": "SHELL",
+        "Healthcheck.Test": "--health-cmd", "Healthcheck.Interval": "--health-interval",
+        "Healthcheck.Timeout": "--health-timeout", "Healthcheck.Retries": "--health-retries",
+        "Healthcheck.StartPeriod": "--health-start-period", "Healthcheck.StartInterval": "--health-start-interval", "NetworkDisabled": "--network none", "OnBuild": "ONBUILD", "Shell": "SHELL",
         "HostConfig.Memory": "--memory", "HostConfig.MemoryReservation": "--memory-reservation",
         "HostConfig.MemorySwap": "--memory-swap", "HostConfig.MemorySwappiness": "--memory-swappiness",
         "HostConfig.KernelMemory": "--kernel-memory", "HostConfig.OomKillDisable": "--oom-kill-disable",

@@ -59,6 +59,8 @@ import Testing
 
     @Test func refusesUnknownKeysAtEveryLevel() throws {
         #expect(try createRefusal(#"{"Image":"busybox","Healthcheck":{"Test":["CMD","true"]}}"#)?.option == "--health-cmd")
+        #expect(try createRefusal(#"{"Image":"busybox","Healthcheck":{"Test":["NONE"]}}"#) == nil)
+        #expect(try createRefusal(#"{"Image":"busybox","Healthcheck":{"Test":["NONE"],"Retries":3}}"#)?.option == "--health-retries")
         #expect(try createRefusal(#"{"Image":"busybox","NetworkDisabled":true}"#)?.path == "NetworkDisabled")
         #expect(try createRefusal(#"{"Image":"busybox","NetworkingConfig":{"EndpointsConfig":{"n":{"GwPriority":5}}}}"#)?.path
             == "NetworkingConfig.EndpointsConfig.n.GwPriority")
