@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then echo "install.sh: run as root" >&2; exit 1; fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends runc busybox-static iproute2 libsqlite3-dev libnftables-dev curl util-linux >/dev/null
+apt-get install -y -qq --no-install-recommends runc busybox-static iproute2 libsqlite3-dev libnftables-dev curl util-linux tini >/dev/null
 
 swift build -c release --product berthd
 swift build -c release --product berth

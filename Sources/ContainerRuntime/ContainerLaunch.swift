@@ -35,6 +35,16 @@ public struct ContainerLaunch: Sendable, Equatable {
     /// RLIMIT_NOFILE soft and hard limit; nil leaves the rlimit out (the container inherits
     /// runc's). Raising it above the daemon's own hard limit needs CAP_SYS_RESOURCE.
     public var openFilesLimit: UInt64?
+    /// Supplementary groups of the process user (`--user`, from the container's /etc/group).
+    public var additionalGids: [UInt32] = []
+    /// `--domainname`; needs the container's own UTS namespace.
+    public var domainname: String?
+    /// `-v`, `--mount` and `--tmpfs` mounts, after berth's own.
+    public var mounts: [ContainerMount] = []
+    /// `--init`: this host binary is bound read-only at /sbin/docker-init and runs the command.
+    public var initBinary: String?
+    /// `--read-only`: the root filesystem is mounted read-only.
+    public var readonlyRootfs = false
 
     public init(id: String, rootfs: String, args: [String], env: [String] = [], hostname: String,
                 workingDir: String = "/", network: Network, shareHostUTS: Bool = false,

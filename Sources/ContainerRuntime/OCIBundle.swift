@@ -26,6 +26,9 @@ public enum OCIBundle {
     /// The files berth writes per container and binds over the image's copies.
     public static let managedFiles = ["/etc/resolv.conf", "/etc/hostname", "/etc/hosts"]
 
+    /// Where `--init`'s binary appears, as in Docker.
+    public static let initDestination = "/sbin/docker-init"
+
     /// The spec for one container. Pure: reads nothing from the machine.
     public static func spec(for launch: ContainerLaunch) -> OCISpec {
         var namespaces = [
@@ -44,6 +47,11 @@ public enum OCIBundle {
             ]
         }
 
+        // runc before 1.2 ignores the spec's `domainname`; the UTS-namespaced sysctl works with all.
+        if !launch.shareHostUTS, let domainname = launch.domainname, !domainname.isEmpty {
+            sysctl = (sysctl ?? [:]).merging(["kernel.domainname": domainname]) { _, new in new }
+        }
+
         var mounts = [
             OCISpec.Mount(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
             OCISpec.Mount(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
@@ -60,13 +68,20 @@ public enum OCIBundle {
                                         options: ["rbind", "rprivate", launch.readonlyFiles ? "ro" : "rw"]))
         }
 
+        if let initBinary = launch.initBinary {
+            mounts.append(OCISpec.Mount(destination: initDestination, type: "bind", source: initBinary,
+                                        options: ["bind", "rprivate", "ro"]))
+        }
+        mounts += launch.mounts.map(\.ociMount)
+
         var prefix = launch.cgroupPrefix
         while prefix.hasSuffix("/") { prefix.removeLast() }
         let cgroupsPath = prefix.isEmpty ? launch.id : "\(prefix)/\(launch.id)"
 
         let process = OCISpec.Process(
-            user: OCISpec.User(uid: launch.uid, gid: launch.gid),
-            args: launch.args,
+            user: OCISpec.User(uid: launch.uid, gid: launch.gid,
+                               additionalGids: launch.additionalGids.isEmpty ? nil : launch.additionalGids),
+            args: launch.initBinary == nil ? launch.args : [initDestination, "--"] + launch.args,
             env: environment(for: launch),
             cwd: launch.workingDir.isEmpty ? "/" : launch.workingDir,
             capabilities: OCISpec.Capabilities(bounding: defaultCapabilities, effective: defaultCapabilities,
@@ -76,9 +91,10 @@ public enum OCIBundle {
 
         return OCISpec(
             process: process,
-            root: OCISpec.Root(path: launch.rootfs, readonly: false),
+            root: OCISpec.Root(path: launch.rootfs, readonly: launch.readonlyRootfs),
             // runc refuses to set a hostname without its own UTS namespace.
             hostname: launch.shareHostUTS ? nil : launch.hostname,
+            domainname: launch.shareHostUTS ? nil : launch.domainname.flatMap { $0.isEmpty ? nil : $0 },
             mounts: mounts,
             linux: OCISpec.Linux(
                 namespaces: namespaces,

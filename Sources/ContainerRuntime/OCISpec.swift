@@ -6,6 +6,7 @@ public struct OCISpec: Codable, Sendable, Equatable {
     public var process: Process
     public var root: Root
     public var hostname: String?
+    public var domainname: String?
     public var mounts: [Mount]
     public var linux: Linux
 
@@ -25,6 +26,12 @@ public struct OCISpec: Codable, Sendable, Equatable {
         public var uid: UInt32
         public var gid: UInt32
         public var additionalGids: [UInt32]?
+
+        public init(uid: UInt32, gid: UInt32, additionalGids: [UInt32]? = nil) {
+            self.uid = uid
+            self.gid = gid
+            self.additionalGids = additionalGids
+        }
     }
 
     public struct Capabilities: Codable, Sendable, Equatable {

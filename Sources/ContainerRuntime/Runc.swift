@@ -125,12 +125,16 @@ public struct Runc: Sendable {
     /// caller must drain (an unread pipe eventually blocks the process). `env` entries ("K=V") are
     /// added to the container's configured environment.
     public func exec(id: String, args: [String], env: [String] = [], workingDirectory: String? = nil,
-                     stdin: FileHandle? = nil) throws -> RuncExecProcess {
+                     stdin: FileHandle? = nil, user: OCISpec.User? = nil) throws -> RuncExecProcess {
         guard !args.isEmpty else { throw BerthError.invalid("exec needs a command") }
         let logPath = try newLogPath()
         var arguments = globalArguments(logPath: logPath) + ["exec"]
         for entry in env { arguments += ["--env", entry] }
         if let workingDirectory { arguments += ["--cwd", workingDirectory] }
+        if let user {
+            arguments += ["--user", "\(user.uid):\(user.gid)"]
+            for gid in user.additionalGids ?? [] { arguments += ["--additional-gids", "\(gid)"] }
+        }
         arguments += [id] + args
         do {
             let started = try Command.start(binary, arguments, stdin: stdin, stdout: nil, stderr: nil, in: namespace)

@@ -8,7 +8,8 @@ public struct PortBinding: Codable, Sendable, Equatable {
     }
 }
 
-/// The part of `HostConfig` berth acts on; other keys a client sends are ignored.
+/// The part of `HostConfig` berth acts on; the create route refuses any other key that is
+/// not zero (`CreateRequestRules`).
 public struct HostConfig: Codable, Sendable {
     public struct RestartPolicy: Codable, Sendable {
         public var Name: String?
@@ -31,6 +32,15 @@ public struct HostConfig: Codable, Sendable {
     public var Privileged: Bool?
     /// "" (a pid namespace of its own) is all berth runs; inspect shows it as Docker does.
     public var PidMode: String?
+    /// `-v /host:/ctr[:opts]`.
+    public var Binds: [String]?
+    /// `--mount`.
+    public var Mounts: [MountRequest]?
+    /// `--tmpfs /path[:opts]`: path → options.
+    public var Tmpfs: [String: String]?
+    /// `--init`.
+    public var Init: Bool?
+    public var ReadonlyRootfs: Bool?
 
     public init(NetworkMode: String? = nil, Links: [String]? = nil, Dns: [String]? = nil, DnsSearch: [String]? = nil,
                 DnsOptions: [String]? = nil, AutoRemove: Bool? = nil, PortBindings: [String: [PortBinding]]? = nil) {
@@ -63,6 +73,9 @@ public struct ContainerConfig: Codable, Sendable {
     public var ExposedPorts: [String: EmptyObject]?
     public var MacAddress: String?
     public var StopTimeout: Int?
+    public var StopSignal: String?
+    /// Anonymous volumes; clients also list bind targets here.
+    public var Volumes: [String: EmptyObject]?
 
     public init(Hostname: String? = nil, Env: [String]? = nil, Cmd: [String]? = nil, Image: String? = nil,
                 Entrypoint: [String]? = nil, Labels: [String: String]? = nil, WorkingDir: String? = nil) {
@@ -77,7 +90,7 @@ public struct ContainerConfig: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case Hostname, Domainname, User, AttachStdin, AttachStdout, AttachStderr, Tty, OpenStdin, Env, Cmd
-        case Image, WorkingDir, Entrypoint, Labels, ExposedPorts, MacAddress, StopTimeout
+        case Image, WorkingDir, Entrypoint, Labels, ExposedPorts, MacAddress, StopTimeout, StopSignal, Volumes
     }
 
     // Docker clients send `"Entrypoint": "sh"` as well as arrays, and null for empty.
@@ -100,6 +113,8 @@ public struct ContainerConfig: Codable, Sendable {
         ExposedPorts = try container.decodeIfPresent([String: EmptyObject].self, forKey: .ExposedPorts)
         MacAddress = try container.decodeIfPresent(String.self, forKey: .MacAddress)
         StopTimeout = try container.decodeIfPresent(Int.self, forKey: .StopTimeout)
+        StopSignal = try container.decodeIfPresent(String.self, forKey: .StopSignal)
+        Volumes = try container.decodeIfPresent([String: EmptyObject].self, forKey: .Volumes)
     }
 
     private static func stringOrList(_ container: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> [String]? {
@@ -184,14 +199,14 @@ public struct ContainerSummary: Codable, Sendable {
     public var Status: String
     public var HostConfig: HostConfigSummary
     public var NetworkSettings: NetworkSettingsSummary
-    public var Mounts: [EmptyObject]
+    public var Mounts: [MountPoint]
     /// Only when the list is asked for with `size`.
     public var SizeRw: Int64?
     public var SizeRootFs: Int64?
 
     public init(Id: String, Names: [String], Image: String, ImageID: String, Command: String, Created: Int64,
                 Ports: [PortSummary], Labels: [String: String], State: String, Status: String,
-                NetworkMode: String, Networks: [String: EndpointSettings]) {
+                NetworkMode: String, Networks: [String: EndpointSettings], Mounts: [MountPoint] = []) {
         self.Id = Id
         self.Names = Names
         self.Image = Image
@@ -204,7 +219,7 @@ public struct ContainerSummary: Codable, Sendable {
         self.Status = Status
         HostConfig = .init(NetworkMode: NetworkMode)
         NetworkSettings = .init(Networks: Networks)
-        Mounts = []
+        self.Mounts = Mounts
     }
 }
 
@@ -258,13 +273,13 @@ public struct ContainerInspect: Codable, Sendable {
     public var AppArmorProfile: String
     public var ExecIDs: [String]?
     public var HostConfig: HostConfig
-    public var Mounts: [EmptyObject]
+    public var Mounts: [MountPoint]
     public var Config: ContainerConfig
     public var NetworkSettings: NetworkSettings
 
     public init(Id: String, Created: String, Path: String, Args: [String], State: ContainerState, Image: String,
                 ResolvConfPath: String, HostnamePath: String, HostsPath: String, LogPath: String, Name: String,
-                HostConfig: HostConfig, Config: ContainerConfig, NetworkSettings: NetworkSettings) {
+                HostConfig: HostConfig, Config: ContainerConfig, NetworkSettings: NetworkSettings, Mounts: [MountPoint] = []) {
         self.Id = Id
         self.Created = Created
         self.Path = Path
@@ -284,7 +299,7 @@ public struct ContainerInspect: Codable, Sendable {
         AppArmorProfile = ""
         ExecIDs = nil
         self.HostConfig = HostConfig
-        Mounts = []
+        self.Mounts = Mounts
         self.Config = Config
         self.NetworkSettings = NetworkSettings
     }

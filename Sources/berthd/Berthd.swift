@@ -50,6 +50,10 @@ struct Berthd: AsyncParsableCommand {
     var apiIdleTimeout = 60
     @Option(name: .customLong("api-max-connections"), help: "Open API connections at most")
     var apiMaxConnections = 4096
+    @Option(name: .customLong("init-path"), help: "The init binary --init runs containers under (default: Debian's tini)")
+    var initPath = "/usr/bin/tini-static"
+    @Option(name: .customLong("host-gateway-ip"), help: "Address --add-host NAME:host-gateway resolves to (default: the default bridge's gateway)")
+    var hostGatewayIP: String?
 
     func validate() throws {
         guard host.hasPrefix("unix://") || host.hasPrefix("/") else {
@@ -69,6 +73,10 @@ struct Berthd: AsyncParsableCommand {
             throw ValidationError("--cluster-advertise and --cluster-store-opt need --cluster-store")
         }
         _ = try clusterConfiguration()
+        if let hostGatewayIP, IPAddress(hostGatewayIP) == nil {
+            throw ValidationError("--host-gateway-ip must be an IP address")
+        }
+        guard initPath.hasPrefix("/") else { throw ValidationError("--init-path must be an absolute path") }
         if recover, removeUnrecorded { throw ValidationError("--recover and --remove-unrecorded exclude each other") }
     }
 
@@ -97,6 +105,8 @@ struct Berthd: AsyncParsableCommand {
         configuration.stateRecovery = recover ? .recover : removeUnrecorded ? .removeUnrecorded : .refuse
         configuration.apiIdleTimeoutSeconds = apiIdleTimeout
         configuration.apiMaxConnections = apiMaxConnections
+        configuration.initPath = initPath
+        configuration.hostGatewayIP = hostGatewayIP.flatMap { IPAddress($0) }
         configuration.cluster = try clusterConfiguration()
         do {
             try await BerthDaemon(configuration: configuration, logger: logger).run()

@@ -26,5 +26,6 @@ void berth_limit_malloc_arenas(int count);
 void berth_release_free_memory(void);
 
 #include "CLinuxDatagrams.h"
+#include "CLinuxMounts.h"
 
 #endif

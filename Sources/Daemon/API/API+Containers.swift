@@ -23,6 +23,7 @@ extension APIRoutes {
         }
         router.add(.POST, "/containers/create") { request in
             await respond {
+                try request.refuseUnsupportedFields(CreateRequestRules.create)
                 let body = try request.json(ContainerCreateRequest.self)
                 let record = try await controller.createContainer(body, name: request.query["name"])
                 return .json(.created, IDResponse(Id: record.id, Warnings: []))
@@ -43,7 +44,8 @@ extension APIRoutes {
         router.add(.POST, "/containers/{id}/stop") { request in
             await respond {
                 let timeout = request.query.int("t") ?? request.query.int("timeout")
-                let stopped = try await controller.stopContainer(request.param("id"), timeout: timeout)
+                let signal = try request.query["signal"].flatMap { $0.isEmpty ? nil : try Signals.parse($0) }
+                let stopped = try await controller.stopContainer(request.param("id"), timeout: timeout, signal: signal)
                 return .empty(stopped ? .noContent : .notModified)
             }
         }
@@ -145,6 +147,12 @@ enum Signals {
     static let names: [String: Int32] = [
         "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "KILL": SIGKILL, "USR1": SIGUSR1, "USR2": SIGUSR2,
         "TERM": SIGTERM, "STOP": SIGSTOP, "CONT": SIGCONT,
+        // The rest of Linux's, as Docker names them (`--stop-signal SIGWINCH` is httpd's).
+        "ABRT": SIGABRT, "IOT": SIGABRT, "ALRM": SIGALRM, "BUS": SIGBUS, "CHLD": SIGCHLD, "CLD": SIGCHLD,
+        "FPE": SIGFPE, "ILL": SIGILL, "IO": SIGIO, "POLL": SIGIO, "PIPE": SIGPIPE, "PROF": SIGPROF,
+        "PWR": SIGPWR, "SEGV": SIGSEGV, "STKFLT": SIGSTKFLT, "SYS": SIGSYS, "TRAP": SIGTRAP, "TSTP": SIGTSTP,
+        "TTIN": SIGTTIN, "TTOU": SIGTTOU, "URG": SIGURG, "VTALRM": SIGVTALRM, "WINCH": SIGWINCH,
+        "XCPU": SIGXCPU, "XFSZ": SIGXFSZ,
     ]
 
     static func parse(_ text: String) throws(BerthError) -> Int32 {
@@ -163,7 +171,8 @@ extension Controller {
             Id: record.id, Names: ["/" + record.name], Image: record.imageReference, ImageID: record.imageID,
             Command: record.command.joined(separator: " "), Created: Int64(Self.date(record.created)?.timeIntervalSince1970 ?? 0),
             Ports: portSummaries(record), Labels: record.config.Labels ?? [:], State: record.status.rawValue, Status: statusText(record),
-            NetworkMode: record.networkMode.description, Networks: endpointSettings(record))
+            NetworkMode: record.networkMode.description, Networks: endpointSettings(record),
+            Mounts: Self.mountPoints(record.hostConfig))
     }
 
     private func statusText(_ record: ContainerRecord) -> String {
@@ -262,7 +271,8 @@ extension Controller {
             Config: config,
             NetworkSettings: NetworkSettings(SandboxID: record.sandboxPath.map { _ in record.id } ?? "",
                                              SandboxKey: record.sandboxPath ?? "", Ports: ports, primary: primary,
-                                             Networks: networks))
+                                             Networks: networks),
+            Mounts: Self.mountPoints(record.hostConfig))
         inspected.RestartCount = record.restartCount
         inspected.HostConfig.PidMode = record.hostConfig.PidMode ?? ""
         // As Docker since API 1.44: no policy, or an empty name, reads "no".

@@ -11,6 +11,9 @@ struct ExecRecord: Sendable {
     var command: [String]
     var environment: [String]
     var workingDirectory: String?
+    /// `exec -u`, resolved in the container's files at create, so that the client sees
+    /// an unknown user's error (a failed start after the upgrade shows none).
+    var user: OCISpec.User?
     var started = false
     var running = false
     var exitCode: Int32?
@@ -18,15 +21,20 @@ struct ExecRecord: Sendable {
 }
 
 extension Controller {
-    func createExec(container reference: String, request: ExecCreateRequest) throws -> String {
+    func createExec(container reference: String, request: ExecCreateRequest) async throws -> String {
         let record = try container(reference)
         guard record.isRunning else { throw BerthError.conflict("container \(record.id) is not running") }
         if record.isPaused { throw BerthError.conflict("Container \(record.id) is paused, unpause the container before exec") }
         guard !request.Cmd.isEmpty else { throw BerthError.invalid("no exec command specified") }
         try Self.validateEnvironment(request.Env ?? [])
+        var user: OCISpec.User?
+        if let spec = request.User, !spec.isEmpty {
+            try UserLookup.validate(spec)
+            user = try await runtime.resolveUser(spec, pid: record.pid).ociUser
+        }
         let id = Identifiers.random()
         execs[id] = ExecRecord(id: id, containerID: record.id, command: request.Cmd, environment: request.Env ?? [],
-                               workingDirectory: request.WorkingDir)
+                               workingDirectory: request.WorkingDir, user: user)
         emit(container: record, Self.execAction("exec_create", request.Cmd), ["execID": id])
         return id
     }
@@ -43,8 +51,14 @@ extension Controller {
         exec.running = true
         execs[id] = exec
         do {
-            let process = try await runtime.exec(id: exec.containerID, args: exec.command, env: exec.environment,
+            let process: RuncExecProcess
+            if let user = exec.user {
+                process = try await runtime.exec(id: exec.containerID, args: exec.command, env: exec.environment,
+                                                 workingDirectory: exec.workingDirectory, user: user)
+            } else {
+                process = try await runtime.exec(id: exec.containerID, args: exec.command, env: exec.environment,
                                                  workingDirectory: exec.workingDirectory)
+            }
             execs[id]?.pid = process.pid
             emit(containerID: exec.containerID, Self.execAction("exec_start", exec.command), ["execID": id])
             return process
@@ -73,6 +87,7 @@ extension APIRoutes {
         let controller = self.controller
         router.add(.POST, "/containers/{id}/exec") { request in
             await respond {
+                try request.refuseUnsupportedFields(CreateRequestRules.exec)
                 let body = try request.json(ExecCreateRequest.self)
                 return .json(.created, IDResponse(Id: try await controller.createExec(container: request.param("id"), request: body)))
             }

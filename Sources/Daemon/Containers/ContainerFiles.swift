@@ -5,6 +5,18 @@ import Foundation
 /// The files berth writes for a container and bind-mounts at /etc/hosts, /etc/hostname
 /// and /etc/resolv.conf.
 enum ContainerFiles {
+    /// The container's own names in /etc/hosts: with a domain, the FQDN first so that
+    /// `hostname -f` finds it.
+    static func hostNames(hostname: String, domainname: String?) -> String {
+        guard let domainname, !domainname.isEmpty else { return hostname }
+        return "\(hostname).\(domainname) \(hostname)"
+    }
+
+    /// Host-mode additions: lines after the host's own file (which may lack a final newline).
+    static func entries(_ extra: [(String, String)]) -> String {
+        extra.isEmpty ? "" : "\n" + extra.map { "\($0.0)\t\($0.1)\n" }.joined()
+    }
+
     static func hosts(hostname: String, addresses: [String], extra: [(String, String)]) -> String {
         var text = """
             127.0.0.1\tlocalhost

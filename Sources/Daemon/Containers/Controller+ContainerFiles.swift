@@ -36,12 +36,17 @@ extension Controller {
                                                search: record.hostConfig.DnsSearch ?? [], options: record.hostConfig.DnsOptions ?? [])
         }
         let hosts: String
+        // --add-host entries before the container's own, as Docker writes them.
+        let extraHosts = try (record.hostConfig.ExtraHosts ?? []).map { entry throws(BerthError) in try extraHost(entry) }
         if record.networkMode == .host {
             // Host mode sees the host's /etc/hosts; a host without one gets a minimal file.
-            hosts = (try? String(contentsOfFile: configuration.hostsPath, encoding: .utf8)) ?? ContainerFiles.hosts(hostname: hostname, addresses: [], extra: [])
+            hosts = ((try? String(contentsOfFile: configuration.hostsPath, encoding: .utf8)) ?? ContainerFiles.hosts(hostname: hostname, addresses: [], extra: []))
+                + ContainerFiles.entries(extraHosts)
         } else {
-            hosts = ContainerFiles.hosts(hostname: hostname, addresses: endpoints.flatMap(\.addresses).map(\.description),
-                                         extra: linkEntries(record, endpoints: endpoints))
+            // --domainname makes the FQDN.
+            let names = ContainerFiles.hostNames(hostname: hostname, domainname: record.config.Domainname)
+            hosts = ContainerFiles.hosts(hostname: names, addresses: endpoints.flatMap(\.addresses).map(\.description),
+                                         extra: extraHosts + linkEntries(record, endpoints: endpoints))
         }
         try ContainerFiles.write(hosts, to: directory + "/hosts")
         try ContainerFiles.write(hostname + "\n", to: directory + "/hostname")

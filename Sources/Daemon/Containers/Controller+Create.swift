@@ -69,6 +69,7 @@ extension Controller {
             }
         }
         try Self.validateEnvironment(config.Env ?? [])
+        try validateContainerOptions(config, hostConfig, mode: mode)
         if let hostname = config.Hostname, !hostname.isEmpty {
             guard hostname.utf8.count <= 64, hostname.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }) else {
                 throw BerthError.invalid("invalid hostname \"\(hostname)\"")

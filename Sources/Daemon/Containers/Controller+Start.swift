@@ -132,7 +132,11 @@ extension Controller {
         let launch = LaunchSpec(
             id: record.id, directory: directory, imageRootfs: image.rootfsPath, command: record.command,
             environment: LegacyLink.merge(linkVariables: try legacyLinkEnvironment(record), into: record.config.Env ?? []), workingDirectory: record.config.WorkingDir,
-            hostname: hostname, networkNamespace: sandboxPath, shareHostUTS: mode == .host)
+            hostname: hostname, networkNamespace: sandboxPath, shareHostUTS: mode == .host,
+            user: record.config.User, domainname: record.config.Domainname,
+            mounts: try Self.mounts(record.hostConfig),
+            initBinary: record.hostConfig.Init == true ? try initBinary() : nil,
+            readonlyRootfs: record.hostConfig.ReadonlyRootfs ?? false)
         let process = try await runtime.launch(launch)
         undo.add("stop the process") {
             try? self.runtime.signal(id: record.id, pid: process.pid, signal: SIGKILL)  // already gone is fine

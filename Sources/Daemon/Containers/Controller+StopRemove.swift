@@ -14,17 +14,23 @@ extension Controller {
         return true
     }
 
-    /// `stop`: SIGTERM, then SIGKILL after the timeout. Returns false if it was not running.
-    func stopContainer(_ reference: String, timeout: Int?) async throws -> Bool {
+    /// `stop`: the container's stop signal (`--stop-signal`, SIGTERM by default), then
+    /// SIGKILL after the timeout (`-t`, else `--stop-timeout`, else 10 s; -1 waits for
+    /// ever). `docker stop -s` overrides the signal. Returns false if it was not running.
+    func stopContainer(_ reference: String, timeout: Int?, signal: Int32? = nil) async throws -> Bool {
         let record = try container(reference)
         if cancelPendingRestart(record.id, manually: true) { return true }
         guard record.isRunning else { return false }
         markManuallyStopped(record.id)
-        let seconds = max(0, timeout ?? record.config.StopTimeout ?? 10)
-        if seconds > 0 {
+        let requested = timeout ?? record.config.StopTimeout ?? 10
+        // Checked at create; a record from before then falls back to SIGTERM.
+        let stopSignal = signal ?? (try? Signals.parse(record.config.StopSignal.flatMap { $0.isEmpty ? nil : $0 } ?? "TERM")) ?? SIGTERM
+        if requested != 0 {
             // A process that is already gone fails the signal: the wait below sees it exited.
-            try? sendSignal(record, SIGTERM)
+            try? sendSignal(record, stopSignal)
             try? await thawAfterSignal(record.id)  // a paused one gets the signal once thawed
+            // A year stands for "for ever" and keeps the deadline's arithmetic in range.
+            let seconds = requested < 0 ? Self.yearInSeconds : min(requested, Self.yearInSeconds)
             if await waitUntilStopped(record.id, timeout: .seconds(seconds)) { return try stopped(record) }
         }
         try? sendSignal(record, SIGKILL)  // as above
@@ -32,6 +38,8 @@ extension Controller {
         if await waitUntilStopped(record.id, timeout: .seconds(30)) { return try stopped(record) }
         throw BerthError(.internal, "container \(record.name) did not stop after SIGKILL")
     }
+
+    static let yearInSeconds = 365 * 86_400
 
     /// A stop that worked but whose record did not reach the disk says so.
     private func stopped(_ record: ContainerRecord) throws -> Bool {

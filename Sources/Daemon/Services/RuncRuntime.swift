@@ -15,6 +15,12 @@ struct LaunchSpec: Sendable {
     /// The namespace file to join; nil = the daemon's own (host mode).
     var networkNamespace: String?
     var shareHostUTS: Bool
+    /// `--user` as given; resolved in the container's root at launch.
+    var user: String?
+    var domainname: String?
+    var mounts: [ContainerMount] = []
+    var initBinary: String?
+    var readonlyRootfs = false
 }
 
 struct LaunchedProcess: Sendable {
@@ -99,6 +105,8 @@ final class RuncRuntime: Sendable {
                 }
                 network = .path("/proc/\(getpid())/fd/\(namespaceFD)")
             }
+            // -v makes a missing host directory, on the host, before runc looks for it.
+            let sources = try ContainerMount.prepareSources(spec.mounts)
             let rootfs = try launchNamespace.perform {
                 try RootFilesystem.prepare(containerDir: spec.directory, imageRootfs: spec.imageRootfs)
             }
@@ -106,11 +114,25 @@ final class RuncRuntime: Sendable {
             // root's directories for the next start (its changes stay until rm, as in Docker).
             defer { try? launchNamespace.perform { try RootFilesystem.unmount(containerDir: spec.directory) } }
             do {
-                let launch = ContainerLaunch(
+                let (user, hidden) = try launchNamespace.perform { () throws -> (ResolvedUser?, [BindSource]) in
+                    (try spec.user.flatMap { $0.isEmpty ? nil : try UserLookup.resolve($0, root: rootfs) },
+                     ContainerMount.hiddenSources(sources))
+                }
+                let (mounts, staged) = try BindStaging.stage(spec.mounts, hidden: hidden, in: launchNamespace,
+                                                             under: spec.directory + "/binds")
+                // Detached once runc is done, whether it started the container or not.
+                defer { if !staged.isEmpty { try? launchNamespace.perform { BindStaging.detach(staged) } } }
+                var launch = ContainerLaunch(
                     id: spec.id, rootfs: rootfs, args: spec.command, env: spec.environment, hostname: spec.hostname,
                     workingDir: spec.workingDirectory.flatMap { $0.isEmpty ? nil : $0 } ?? "/",
                     network: network, shareHostUTS: spec.shareHostUTS,
-                    filesDir: spec.directory, cgroupPrefix: prefix, openFilesLimit: Self.openFilesLimit)
+                    filesDir: spec.directory, cgroupPrefix: prefix, uid: user?.uid ?? 0, gid: user?.gid ?? 0,
+                    openFilesLimit: Self.openFilesLimit)
+                launch.additionalGids = user?.additionalGids ?? []
+                launch.domainname = spec.domainname
+                launch.mounts = mounts
+                launch.initBinary = spec.initBinary
+                launch.readonlyRootfs = spec.readonlyRootfs
                 let bundle = spec.directory + "/bundle"
                 try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
                 _ = try OCIBundle.create(at: bundle, launch: launch)

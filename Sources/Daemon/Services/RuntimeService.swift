@@ -32,6 +32,10 @@ protocol RuntimeService: AnyObject, Sendable {
     func resume(id: String) async throws
     /// `top`: the host's ps with `psArguments`, kept to the container's processes.
     func top(id: String, psArguments: [String]) async throws -> ProcessTable
+    /// `exec -u`: runs as `user`, resolved by `resolveUser`.
+    func exec(id: String, args: [String], env: [String], workingDirectory: String?, user: OCISpec.User) async throws -> RuncExecProcess
+    /// `--user` text resolved in the running container's files (its init is `pid`).
+    func resolveUser(_ spec: String, pid: Int32) async throws -> ResolvedUser
     /// Runs blocking work (disk walks, image removal) off the Swift concurrency pool.
     func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T
 }
@@ -85,5 +89,15 @@ extension RuncRuntime: RuntimeService {
     func exec(id: String, args: [String], env: [String], workingDirectory: String?) async throws -> RuncExecProcess {
         let runc = self.runc
         return try await offload { try runc.exec(id: id, args: args, env: env, workingDirectory: workingDirectory) }
+    }
+
+    func exec(id: String, args: [String], env: [String], workingDirectory: String?, user: OCISpec.User) async throws -> RuncExecProcess {
+        let runc = self.runc
+        return try await offload { try runc.exec(id: id, args: args, env: env, workingDirectory: workingDirectory, user: user) }
+    }
+
+    func resolveUser(_ spec: String, pid: Int32) async throws -> ResolvedUser {
+        // The container's root as its init sees it; UserLookup follows no symlink there.
+        try await offload { try UserLookup.resolve(spec, root: "/proc/\(pid)/root") }
     }
 }

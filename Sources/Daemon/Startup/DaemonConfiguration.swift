@@ -37,6 +37,12 @@ public struct DaemonConfiguration: Sendable {
     /// Open API connections at most (`--api-max-connections`); the longest-idle one makes
     /// room for a new one. Also capped by the descriptor limit (see BerthDaemon).
     public var apiMaxConnections: Int = 4096
+    /// The init `--init` runs a container's command under (`--init-path`): Debian's tini,
+    /// static so it runs in any image.
+    public var initPath: String = "/usr/bin/tini-static"
+    /// What `--add-host NAME:host-gateway` resolves to (`--host-gateway-ip`); nil: the
+    /// default bridge's gateway.
+    public var hostGatewayIP: IPAddress?
 
     public init(root: String = "/var/lib/berth", execRoot: String = "/run/berth", socketPath: String = "/run/berth.sock",
                 bridgeName: String = "berth0", bridgeIP: IPv4Network? = nil, resolvConfPath: String = "/etc/resolv.conf",
