@@ -35,6 +35,8 @@ public struct ContainerLaunch: Sendable, Equatable {
     /// RLIMIT_NOFILE soft and hard limit; nil leaves the rlimit out (the container inherits
     /// runc's). Raising it above the daemon's own hard limit needs CAP_SYS_RESOURCE.
     public var openFilesLimit: UInt64?
+    /// The process gets a pty (runc hands its master over the console socket).
+    public var terminal = false
 
     public init(id: String, rootfs: String, args: [String], env: [String] = [], hostname: String,
                 workingDir: String = "/", network: Network, shareHostUTS: Bool = false,

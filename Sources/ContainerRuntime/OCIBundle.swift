@@ -64,7 +64,7 @@ public enum OCIBundle {
         while prefix.hasSuffix("/") { prefix.removeLast() }
         let cgroupsPath = prefix.isEmpty ? launch.id : "\(prefix)/\(launch.id)"
 
-        let process = OCISpec.Process(
+        var process = OCISpec.Process(
             user: OCISpec.User(uid: launch.uid, gid: launch.gid),
             args: launch.args,
             env: environment(for: launch),
@@ -73,6 +73,7 @@ public enum OCIBundle {
                                                permitted: defaultCapabilities),
             rlimits: launch.openFilesLimit.map { [OCISpec.Rlimit(type: "RLIMIT_NOFILE", hard: $0, soft: $0)] },
             noNewPrivileges: false)
+        process.terminal = launch.terminal
 
         return OCISpec(
             process: process,

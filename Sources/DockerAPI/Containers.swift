@@ -85,6 +85,8 @@ public struct ContainerConfig: Codable, Sendable {
     public var AttachStderr: Bool?
     public var Tty: Bool?
     public var OpenStdin: Bool?
+    /// Close the container's stdin when the attached client's input ends (`docker run -i`).
+    public var StdinOnce: Bool?
     public var Env: [String]?
     public var Cmd: [String]?
     public var Image: String?
@@ -107,7 +109,7 @@ public struct ContainerConfig: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case Hostname, Domainname, User, AttachStdin, AttachStdout, AttachStderr, Tty, OpenStdin, Env, Cmd
+        case Hostname, Domainname, User, AttachStdin, AttachStdout, AttachStderr, Tty, OpenStdin, StdinOnce, Env, Cmd
         case Image, WorkingDir, Entrypoint, Labels, ExposedPorts, MacAddress, StopTimeout
     }
 
@@ -122,6 +124,7 @@ public struct ContainerConfig: Codable, Sendable {
         AttachStderr = try container.decodeIfPresent(Bool.self, forKey: .AttachStderr)
         Tty = try container.decodeIfPresent(Bool.self, forKey: .Tty)
         OpenStdin = try container.decodeIfPresent(Bool.self, forKey: .OpenStdin)
+        StdinOnce = try container.decodeIfPresent(Bool.self, forKey: .StdinOnce)
         Env = try container.decodeIfPresent([String].self, forKey: .Env)
         Cmd = try Self.stringOrList(container, .Cmd)
         Image = try container.decodeIfPresent(String.self, forKey: .Image)

@@ -9,6 +9,8 @@ public struct ExecCreateRequest: Codable, Sendable {
     public var WorkingDir: String?
     public var User: String?
     public var Detach: Bool?
+    /// Keys that end an attached session (Docker's `ctrl-<x>` format).
+    public var DetachKeys: String?
     public init(Cmd: [String], Env: [String]? = nil, AttachStdout: Bool = true, AttachStderr: Bool = true) {
         self.Cmd = Cmd
         self.Env = Env

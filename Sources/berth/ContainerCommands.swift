@@ -210,16 +210,23 @@ struct Logs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a container's output")
     @Flag(name: [.short, .long], help: "Follow the output until the container stops")
     var follow = false
+    @Option(name: .customLong("tail"), help: "Only the last N lines (\"all\": every line)")
+    var tail: String?
+    @Flag(name: [.short, .customLong("timestamps")], help: "Show each line's time")
+    var timestamps = false
     @Argument var container: String
 
     func run() async throws {
-        try await streamLogs(try APIClient(), container, follow: follow)
+        var extra: [(String, String)] = []
+        if let tail { extra.append(("tail", tail)) }
+        if timestamps { extra.append(("timestamps", "1")) }
+        try await streamLogs(try APIClient(), container, follow: follow, extra: extra)
     }
 }
 
 /// Prints the container's output stream (Docker's multiplexed frames) as it arrives.
-func streamLogs(_ api: APIClient, _ container: String, follow: Bool) async throws {
-    var query = [("stdout", "1"), ("stderr", "1")]
+func streamLogs(_ api: APIClient, _ container: String, follow: Bool, extra: [(String, String)] = []) async throws {
+    var query = [("stdout", "1"), ("stderr", "1")] + extra
     if follow { query.append(("follow", "1")) }
     do {
         try await api.client.stream("GET", "/v\(APIVersion.current)/containers/\(segment(container))/logs", query: query) { response in

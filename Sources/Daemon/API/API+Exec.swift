@@ -15,6 +15,11 @@ struct ExecRecord: Sendable {
     var running = false
     var exitCode: Int32?
     var pid: Int32 = 0
+    /// `-t`: the process gets a terminal.
+    var tty = false
+    /// `-i`: the client's input goes to the process's stdin.
+    var attachStdin = false
+    var detachKeys = DetachKeys.standard
 }
 
 extension Controller {
@@ -23,14 +28,18 @@ extension Controller {
         guard record.isRunning else { throw BerthError.conflict("container \(record.id) is not running") }
         guard !request.Cmd.isEmpty else { throw BerthError.invalid("no exec command specified") }
         try Self.validateEnvironment(request.Env ?? [])
+        let detachKeys = try request.DetachKeys.flatMap { $0.isEmpty ? nil : try DetachKeys.parse($0) } ?? DetachKeys.standard
         let id = Identifiers.random()
         execs[id] = ExecRecord(id: id, containerID: record.id, command: request.Cmd, environment: request.Env ?? [],
                                workingDirectory: request.WorkingDir)
+        execs[id]?.tty = request.Tty ?? false
+        execs[id]?.attachStdin = request.AttachStdin ?? false
+        execs[id]?.detachKeys = detachKeys
         return id
     }
 
-    /// Marks the exec started and launches its process.
-    func startExec(_ id: String) async throws -> RuncExecProcess {
+    /// Marks the exec started and launches its process (`stdin`: what it reads, for `-i`).
+    func startExec(_ id: String, stdin: Int32 = -1) async throws -> RuncExecProcess {
         guard var exec = execs[id] else { throw BerthError.notFound("No such exec instance: \(id)") }
         guard !exec.started else { throw BerthError.conflict("exec \(id) has already been started") }
         guard isRunning(exec.containerID) else { throw BerthError.conflict("container \(exec.containerID) is not running") }
@@ -38,8 +47,11 @@ extension Controller {
         exec.running = true
         execs[id] = exec
         do {
-            let process = try await runtime.exec(id: exec.containerID, args: exec.command, env: exec.environment,
-                                                 workingDirectory: exec.workingDirectory)
+            let process = stdin >= 0
+                ? try await runtime.execWithStdin(id: exec.containerID, args: exec.command, env: exec.environment,
+                                                  workingDirectory: exec.workingDirectory, stdin: stdin)
+                : try await runtime.exec(id: exec.containerID, args: exec.command, env: exec.environment,
+                                         workingDirectory: exec.workingDirectory)
             execs[id]?.pid = process.pid
             return process
         } catch {
@@ -56,8 +68,11 @@ extension Controller {
 
     func execInspect(_ id: String) throws -> ExecInspect {
         guard let exec = execs[id] else { throw BerthError.notFound("No such exec instance: \(id)") }
-        return ExecInspect(ID: exec.id, Running: exec.running, ExitCode: exec.exitCode, command: exec.command,
-                           ContainerID: exec.containerID, Pid: exec.pid)
+        var inspect = ExecInspect(ID: exec.id, Running: exec.running, ExitCode: exec.exitCode, command: exec.command,
+                                  ContainerID: exec.containerID, Pid: exec.pid)
+        inspect.ProcessConfig.tty = exec.tty
+        inspect.OpenStdin = exec.attachStdin
+        return inspect
     }
 }
 
@@ -77,6 +92,13 @@ extension APIRoutes {
             await respond {
                 let body = try request.json(ExecStartRequest.self)
                 let id = request.param("id")
+                let exec = try await controller.execRecord(id)
+                if exec.tty {
+                    return try await startTerminalExec(exec, detach: body.Detach ?? false)
+                }
+                if exec.attachStdin, !(body.Detach ?? false) {
+                    return try await startExecWithStdin(exec)
+                }
                 let process = try await controller.startExec(id)
                 if body.Detach ?? false {
                     Task {
@@ -116,7 +138,7 @@ func chunks(of handle: FileHandle) -> AsyncStream<[UInt8]> {
     }
 }
 
-private func forward(_ handle: FileHandle, _ kind: RawStream.Kind, _ writer: RawStreamWriter) async throws {
+func forward(_ handle: FileHandle, _ kind: RawStream.Kind, _ writer: RawStreamWriter) async throws {
     var failed = false
     for await chunk in chunks(of: handle) where !failed {
         // Keep reading after the client left so the process is never blocked on a full pipe.

@@ -121,7 +121,7 @@ extension Controller {
             id: record.id, directory: directory, imageRootfs: image.rootfsPath, command: record.command,
             environment: record.config.Env ?? [], workingDirectory: record.config.WorkingDir,
             hostname: hostname, networkNamespace: sandboxPath, shareHostUTS: mode == .host)
-        let process = try await runtime.launch(launch)
+        let process = try await launchCapturingOutput(launch, config: record.config)
         undo.add("stop the process") {
             try? self.runtime.signal(id: record.id, pid: process.pid, signal: SIGKILL)  // already gone is fine
             try await self.runtime.destroy(id: record.id, directory: directory, removingRoot: false)

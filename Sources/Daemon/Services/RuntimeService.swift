@@ -23,6 +23,12 @@ protocol RuntimeService: AnyObject, Sendable {
     /// pids still running at the deadline.
     func waitForLeftoverCalls(timeout: Duration) async -> [Int32]
     func exec(id: String, args: [String], env: [String], workingDirectory: String?) async throws -> RuncExecProcess
+    /// `exec -i`: the process reads `stdin` (the caller keeps its own copy and closes it).
+    func execWithStdin(id: String, args: [String], env: [String], workingDirectory: String?,
+                       stdin: Int32) async throws -> RuncExecProcess
+    /// `exec -t`: the process's pid (watch it for its exit status) and its pty master.
+    func execTerminal(id: String, args: [String], env: [String],
+                      workingDirectory: String?) async throws -> (pid: Int32, master: Int32)
     /// Runs blocking work (disk walks, image removal) off the Swift concurrency pool.
     func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T
 }
@@ -51,5 +57,25 @@ extension RuncRuntime: RuntimeService {
     func exec(id: String, args: [String], env: [String], workingDirectory: String?) async throws -> RuncExecProcess {
         let runc = self.runc
         return try await offload { try runc.exec(id: id, args: args, env: env, workingDirectory: workingDirectory) }
+    }
+
+    func execWithStdin(id: String, args: [String], env: [String], workingDirectory: String?,
+                       stdin: Int32) async throws -> RuncExecProcess {
+        let runc = self.runc
+        return try await offload {
+            try runc.exec(id: id, args: args, env: env, workingDirectory: workingDirectory,
+                          stdin: FileHandle(fileDescriptor: stdin, closeOnDealloc: false))
+        }
+    }
+
+    func execTerminal(id: String, args: [String], env: [String],
+                      workingDirectory: String?) async throws -> (pid: Int32, master: Int32) {
+        let runc = self.runc
+        return try await offload {
+            let console = try ConsoleSocket(directory: runc.logDirectory)
+            let pid = try runc.execTerminal(id: id, args: args, env: env, workingDirectory: workingDirectory,
+                                            consoleSocket: console.path)
+            return (pid, try console.receiveMaster())
+        }
     }
 }

@@ -136,6 +136,16 @@ final class FakeRuntime: RuntimeService {
         throw BerthError.invalid("the fake runtime runs no processes")
     }
 
+    func execWithStdin(id: String, args: [String], env: [String], workingDirectory: String?,
+                       stdin: Int32) async throws -> RuncExecProcess {
+        throw BerthError.invalid("the fake runtime runs no processes")
+    }
+
+    func execTerminal(id: String, args: [String], env: [String],
+                      workingDirectory: String?) async throws -> (pid: Int32, master: Int32) {
+        throw BerthError.invalid("the fake runtime runs no processes")
+    }
+
     func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try body()
     }
