@@ -2,6 +2,7 @@
 detach keys, and output capture that survives berthd being killed."""
 import json
 import re
+import socket
 import time
 
 import pytest
@@ -103,7 +104,7 @@ def test_interactive_terminal_run_with_resize_and_exit_code(host):
         terminal.send(b"stty size\r")
         terminal.expect(rb"40 120\r\n")
         terminal.send(b"exit 5\r")
-        assert terminal.wait() == 5
+        assert terminal.wait() == 5, terminal.seen
     finally:
         terminal.close()
     assert host.inspect("t")["Config"]["Tty"] is True
@@ -117,22 +118,40 @@ def test_detach_keys_leave_the_container_running(host):
         terminal.send(b"echo attached-$((1+1))\r")
         terminal.expect(rb"attached-2")
         terminal.send(b"\x10\x11")
-        assert terminal.wait() == 0
-    finally:
-        terminal.close()
-    assert host.inspect("t")["State"]["Running"]
-    # Other keys, given as Docker spells them.
-    terminal = Terminal(host, "attach", "--detach-keys", "ctrl-x,y", "t")
-    try:
-        terminal.send(b"echo again\r")
-        terminal.expect(rb"again")
-        terminal.send(b"\x18y")
-        assert terminal.wait() == 0
+        terminal.expect(rb"read escape sequence")
+        terminal.wait()  # the CLI's own status for a detach
     finally:
         terminal.close()
     assert host.inspect("t")["State"]["Running"]
     status, _ = host.api("POST", "/containers/t/attach?stream=1&stdin=1&detachKeys=ctrl-1")
     assert status == 400
+
+
+def test_the_daemon_ends_a_session_on_its_detach_keys(host):
+    """Clients that leave detaching to the daemon (docker-py, a CLI without a terminal)."""
+    host.docker("run", "-di", "--name", "c", "busybox", "cat")
+    with socket.socket(socket.AF_UNIX) as client:
+        client.connect(host.socket)
+        client.sendall(b"POST /containers/c/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-x,y HTTP/1.1\r\n"
+                       b"Host: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+        client.settimeout(20)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += client.recv(4096)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        client.sendall(b"echo-me\n")
+        echoed = head.split(b"\r\n\r\n", 1)[1]
+        while b"echo-me" not in echoed:
+            echoed += client.recv(4096)
+        assert echoed.startswith(b"\x01\x00\x00\x00"), echoed  # a stdout frame
+        client.sendall(b"\x18y")
+        rest = b""
+        while True:
+            chunk = client.recv(4096)
+            if not chunk:
+                break
+            rest += chunk
+    assert host.inspect("c")["State"]["Running"]
 
 
 def test_exec_interactive_and_terminal(host):

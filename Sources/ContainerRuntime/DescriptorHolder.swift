@@ -7,19 +7,26 @@ import Glibc
 /// terminal's master (closing it hangs up the container's shell) or the write end of a
 /// container's stdin (closing it is the container's EOF). A restarted berthd takes its copy
 /// back with pidfd_getfd; berthd kills the holder when the container stops.
-/// (A shell loop rather than `sleep infinity`: it must not outlive the container.)
+/// (`tail --pid` rather than `sleep infinity`: it must not outlive the container.)
 public struct DescriptorHolder: Sendable, Equatable, Codable {
     public var pid: Int32
     public var startTime: UInt64
+    /// Where the holder keeps the descriptor.
+    static let heldDescriptor: Int32 = 0
+
+    static let tailBinary: String = {
+        for path in ["/usr/bin/tail", "/bin/tail"] where access(path, X_OK) == 0 { return path }
+        return "tail"
+    }()
 
     /// Starts a holder of `fd` that ends by itself once process `container` is gone, so
     /// none is left behind when berthd is not there to stop it. The caller reaps it
     /// (`ProcessMonitor.watch`).
     public static func start(holding fd: Int32, whileAlive container: Int32) throws -> DescriptorHolder {
         let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
-        // sleep gets no copy of the descriptor: killing the shell must be enough to close it.
-        let script = "while kill -0 \(container) 2>/dev/null; do sleep 1 </dev/null; done"
-        let pid = try Command.startUnreaped("/bin/sh", ["-c", script], stdin: handle)
+        // GNU tail leaves its stdin alone and ends once `container` is gone (it checks each
+        // second); a shell loop would move the descriptor around in its redirections.
+        let pid = try Command.startUnreaped(tailBinary, ["--pid=\(container)", "-f", "/dev/null"], stdin: handle)
         guard let startTime = ProcessMonitor.startTime(pid: pid) else {
             throw BerthError(.internal, "the descriptor holder exited as soon as it started")
         }
@@ -34,7 +41,7 @@ public struct DescriptorHolder: Sendable, Equatable, Codable {
         defer { close(pidfd) }
         // Checked again through the pidfd's process: the pid may have been reused meanwhile.
         guard ProcessMonitor.isAlive(pid: pid, startTime: startTime) else { return nil }
-        let fd = berth_pidfd_getfd(pidfd, 0)
+        let fd = berth_pidfd_getfd(pidfd, Self.heldDescriptor)
         return fd >= 0 ? fd : nil
     }
 
