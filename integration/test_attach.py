@@ -73,6 +73,8 @@ def test_logs_tail_timestamps_since_and_streams(host):
     assert first["log"] == "line1\n" and first["stream"] == "stdout" and first["time"].endswith("Z")
     status, _ = host.api("GET", "/containers/c/logs?stdout=1&tail=x")
     assert status == 400
+    # berth's own CLI.
+    assert re.fullmatch(TIMESTAMP.decode() + "oops\n", host.berth("logs", "--tail", "1", "-t", "c").stderr)
 
 
 def test_logs_follow_ends_with_the_container(host):

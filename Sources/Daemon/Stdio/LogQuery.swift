@@ -18,6 +18,8 @@ struct LogQuery: Sendable {
         stdout = query.bool("stdout") ?? false
         stderr = query.bool("stderr") ?? false
         guard stdout || stderr else { throw BerthError.invalid("you must choose at least one stream") }
+        // Extra attributes come from log drivers with labels or env options; berth has none.
+        if query.bool("details") == true { throw BerthError.invalid("details: berth's logs carry no extra attributes") }
         timestamps = query.bool("timestamps") ?? false
         follow = query.bool("follow") ?? false
         since = try Self.time(query["since"], name: "since")
