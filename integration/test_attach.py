@@ -54,13 +54,13 @@ def test_attach_to_a_running_container_follows_it_to_its_exit(host):
 
 def test_logs_tail_timestamps_since_and_streams(host):
     host.docker("run", "-d", "--name", "c", "busybox", "sh", "-c",
-                "for i in 1 2 3 4; do echo line$i; done; echo oops >&2; sleep 600")
+                "for i in 1 2 3 4; do echo line$i; done; sleep 0.3; echo oops >&2; sleep 600")
     wait_until(lambda: "oops" in host.docker("logs", "c").stderr)
     logs = docker_piped(host, "logs", "c")
     assert logs.stdout == b"line1\nline2\nline3\nline4\n"
     assert logs.stderr == b"oops\n"
     tail = docker_piped(host, "logs", "--tail", "2", "-t", "c")
-    # The last two entries: line4 on stdout, oops on stderr.
+    # The last two entries: line4 on stdout, oops on stderr (two pipes: ordered by when read).
     assert re.fullmatch(TIMESTAMP + rb"line4\n", tail.stdout), tail.stdout
     assert re.fullmatch(TIMESTAMP + rb"oops\n", tail.stderr), tail.stderr
     assert docker_piped(host, "logs", "--since", "1h", "c").stdout.count(b"line") == 4

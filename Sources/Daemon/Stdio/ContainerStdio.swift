@@ -23,7 +23,7 @@ struct RunDescriptors: Sendable {
 }
 
 /// One container's output capture, attached clients and stdin. Output is read on a shared
-/// dispatch queue (no thread per container), appended to the json-file log and handed to
+/// thread per stream, appended to the json-file log and handed to
 /// every attached client as it comes.
 final class ContainerStdio: Sendable {
     static let holderFileName = "stdio-holder.json"
@@ -38,7 +38,6 @@ final class ContainerStdio: Sendable {
         var capturing = false
         var runsBegun = 0
         var openOutputs = 0
-        var sources: [SourceBox] = []
         var splitters: [RawStream.Kind: LineSplitter] = [:]
         var log: Int32 = -1
         /// Where client input goes: the stdin FIFO's write end or a copy of the pty master.
@@ -73,9 +72,7 @@ final class ContainerStdio: Sendable {
         }
         // Nothing to read (a container an older berth started): no empty log in front of its old one.
         let log = reads.isEmpty ? -1 : open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
-        let (previous, run) = state.withLock { state -> ([SourceBox], Int) in
-            let previous = state.sources
-            state.sources = []
+        let run = state.withLock { state -> Int in
             state.capturing = true
             state.runsBegun += 1
             state.openOutputs = reads.count
@@ -91,51 +88,49 @@ final class ContainerStdio: Sendable {
             } else {
                 state.input = descriptors.stdin
             }
-            return (previous, state.runsBegun)
+            return state.runsBegun
         }
-        for source in previous { source.cancel() }
         writeHolderFile(descriptors.holder)
         if reads.isEmpty {
             finish()
             return
         }
         for (fd, kind) in reads {
+            // A blocking read on a thread of its own: libdispatch read sources crashed berthd
+            // (its epoll loop) when a terminal's master hung up.
             let flags = fcntl(fd, F_GETFL)
-            _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
-            let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-            let box = SourceBox(source)
-            source.setEventHandler { [weak self] in
-                if self?.drain(fd, kind) != true { box.cancel() }
-            }
-            source.setCancelHandler { [weak self] in
+            _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
+            let thread = Thread { [self] in
+                readToEnd(fd, kind, run: run)
                 close(fd)
-                box.release()
-                self?.outputClosed(run: run)
+                outputClosed(run: run)
             }
-            state.withLock { $0.sources.append(box) }
-            source.resume()
+            thread.name = "stdio " + id.prefix(12)
+            thread.stackSize = 256 * 1024
+            thread.start()
         }
     }
 
-    /// Reads what `fd` has; false at its end (EOF, or EIO from a master whose terminal
-    /// every process has closed).
-    private func drain(_ fd: Int32, _ kind: RawStream.Kind) -> Bool {
+    /// Reads `fd` until its end: EOF, or EIO from a master whose terminal every process has
+    /// closed.
+    private func readToEnd(_ fd: Int32, _ kind: RawStream.Kind, run: Int) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count > 0 {
-                deliver(kind, Array(buffer[0..<count]))
+                deliver(kind, Array(buffer[0..<count]), run: run)
                 continue
             }
             if count < 0, errno == EINTR { continue }
-            if count < 0, errno == EAGAIN { return true }
-            return false
+            return
         }
     }
 
-    private func deliver(_ kind: RawStream.Kind, _ bytes: [UInt8]) {
+    private func deliver(_ kind: RawStream.Kind, _ bytes: [UInt8], run: Int) {
         let time = LogTime.now()
         state.withLock { state in
+            // A run given up on (processExited) still drains its pipes; the output is stale.
+            guard state.capturing, state.runsBegun == run else { return }
             var splitter = state.splitters[kind] ?? LineSplitter()
             let lines = splitter.feed(bytes)
             state.splitters[kind] = splitter
@@ -194,12 +189,8 @@ final class ContainerStdio: Sendable {
         let run = state.withLock { $0.runsBegun }
         queue.asyncAfter(deadline: .now() + grace) { [weak self] in
             guard let self else { return }
-            let (stale, sources) = self.state.withLock { state in
-                (state.capturing && state.runsBegun == run, state.sources)
-            }
-            guard stale else { return }
-            for source in sources { source.cancel() }
-            self.finish()
+            let stale = self.state.withLock { $0.capturing && $0.runsBegun == run }
+            if stale { self.finish() }
         }
     }
 

@@ -3,19 +3,16 @@ import Dispatch
 import Foundation
 import HTTPUnix
 
-/// Reads a descriptor on a dispatch queue (no thread of its own) until EOF, or EIO from a
+/// Reads a descriptor until EOF, or EIO from a
 /// pty master whose terminal every process has closed, then closes it. It reads to the end
 /// even when nobody listens any more, so the writer never blocks on a full pipe or terminal.
 enum DescriptorPump {
-    private static let queue = DispatchQueue(label: "berth.pump", attributes: .concurrent)
-
     static func chunks(_ fd: Int32) -> AsyncStream<[UInt8]> {
         let (stream, continuation) = AsyncStream<[UInt8]>.makeStream()
         let flags = fcntl(fd, F_GETFL)
-        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
-        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-        let box = SourceBox(source)
-        source.setEventHandler {
+        _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
+        // A thread of its own: see ContainerStdio.begin for why not a dispatch source.
+        let thread = Thread {
             var buffer = [UInt8](repeating: 0, count: 64 * 1024)
             while true {
                 let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
@@ -24,30 +21,15 @@ enum DescriptorPump {
                     continue
                 }
                 if count < 0, errno == EINTR { continue }
-                if count < 0, errno == EAGAIN { return }
-                box.cancel()
-                return
+                break
             }
-        }
-        source.setCancelHandler {
             close(fd)
-            box.release()
             continuation.finish()
         }
-        source.resume()
+        thread.stackSize = 256 * 1024
+        thread.start()
         return stream
     }
-}
-
-/// A read source its own handlers can cancel; released when cancelled, which breaks the
-/// source → handler → box cycle. Only touched on the source's queue and by its owner.
-final class SourceBox: @unchecked Sendable {
-    private var source: (any DispatchSourceRead)?
-
-    init(_ source: any DispatchSourceRead) { self.source = source }
-
-    func cancel() { source?.cancel() }
-    func release() { source = nil }
 }
 
 /// Client input to a process's stdin (a pipe or a terminal): detach keys end it early.
