@@ -73,6 +73,12 @@ def test_logs_tail_timestamps_since_and_streams(host):
     assert first["log"] == "line1\n" and first["stream"] == "stdout" and first["time"].endswith("Z")
     status, _ = host.api("GET", "/containers/c/logs?stdout=1&tail=x")
     assert status == 400
+    assert host.inspect("c")["HostConfig"]["LogConfig"]["Type"] == "json-file"
+    # Other log drivers and options would not be honoured: refused, named.
+    refused = docker_piped(host, "create", "--log-driver", "syslog", "busybox")
+    assert refused.returncode != 0 and b"syslog" in refused.stderr
+    refused = docker_piped(host, "create", "--log-opt", "max-size=1m", "busybox")
+    assert refused.returncode != 0 and b"max-size" in refused.stderr
     # berth's own CLI.
     assert re.fullmatch(TIMESTAMP.decode() + "oops\n", host.berth("logs", "--tail", "1", "-t", "c").stderr)
 
@@ -192,3 +198,17 @@ def test_containers_keep_running_and_logging_across_a_killed_daemon(host):
     for name in ("plain", "tty"):
         assert host.docker("logs", name).stdout.count("tick") > before[name] + 5, name
     host.docker("rm", "-f", "plain", "tty", "stdin")
+
+
+def test_docker_py_runs_attached_and_attaches(host):
+    docker = pytest.importorskip("docker")
+    client = docker.DockerClient(base_url=f"unix://{host.socket}")
+    try:
+        assert client.containers.run("busybox", ["sh", "-c", "echo from-py; echo e >&2"], remove=True) == b"from-py\n"
+        container = client.containers.run("busybox", ["sh", "-c", "sleep 1; echo streamed; sleep 1"], detach=True)
+        chunks = b"".join(container.attach(stdout=True, stderr=True, stream=True, logs=True))
+        assert chunks == b"streamed\n"
+        assert container.wait()["StatusCode"] == 0
+        assert container.logs(timestamps=True, tail=1).endswith(b"Z streamed\n")
+    finally:
+        client.close()

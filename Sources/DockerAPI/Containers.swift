@@ -62,6 +62,17 @@ public struct HostConfig: Codable, Sendable {
     public var PublishAllPorts: Bool?
     public var RestartPolicy: RestartPolicy?
     public var Privileged: Bool?
+    /// The log driver: berth writes Docker's json-file log and nothing else.
+    public var LogConfig: LogConfig?
+
+    public struct LogConfig: Codable, Sendable, Equatable {
+        public var `Type`: String
+        public var Config: [String: String]?
+        public init(Type: String, Config: [String: String]? = [:]) {
+            self.Type = Type
+            self.Config = Config
+        }
+    }
 
     public init(NetworkMode: String? = nil, Links: [String]? = nil, Dns: [String]? = nil, DnsSearch: [String]? = nil,
                 DnsOptions: [String]? = nil, AutoRemove: Bool? = nil, PortBindings: [String: [PortBinding]]? = nil) {

@@ -177,11 +177,13 @@ extension Controller {
         var config = record.config
         if (config.Hostname ?? "").isEmpty { config.Hostname = record.shortID }
         let ports = portMap(record)
+        var hostConfig = record.hostConfig
+        if (hostConfig.LogConfig?.Type ?? "").isEmpty { hostConfig.LogConfig = LogDriver.jsonFile }
         return ContainerInspect(
             Id: record.id, Created: record.created, Path: record.command.first ?? "", Args: Array(record.command.dropFirst()),
             State: state, Image: record.imageID, ResolvConfPath: directory + "/resolv.conf",
             HostnamePath: directory + "/hostname", HostsPath: directory + "/hosts",
-            LogPath: directory + "/" + record.id + JSONLog.fileSuffix, Name: "/" + record.name, HostConfig: record.hostConfig,
+            LogPath: directory + "/" + record.id + JSONLog.fileSuffix, Name: "/" + record.name, HostConfig: hostConfig,
             Config: config,
             NetworkSettings: NetworkSettings(SandboxID: record.sandboxPath.map { _ in record.id } ?? "",
                                              SandboxKey: record.sandboxPath ?? "", Ports: ports, primary: primary,

@@ -11,6 +11,7 @@ extension Controller {
 
     func createContainer(_ request: ContainerCreateRequest, name requestedName: String?) async throws -> ContainerRecord {
         let hostConfig = request.HostConfig ?? HostConfig()
+        try LogDriver.check(hostConfig.LogConfig)
         guard let imageReference = request.config.Image, !imageReference.isEmpty else {
             throw BerthError.invalid("no image given")
         }

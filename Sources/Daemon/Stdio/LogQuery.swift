@@ -1,4 +1,5 @@
 import BerthCore
+import DockerAPI
 import Foundation
 import HTTPUnix
 
@@ -145,6 +146,23 @@ enum LogStreamer {
             if let until = query.until, LogTime.now() > until { return }
             if !capturing && entries.isEmpty { return }
             if entries.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        }
+    }
+}
+
+/// The one log driver berth has.
+enum LogDriver {
+    static let jsonFile = HostConfig.LogConfig(Type: "json-file", Config: [:])
+
+    /// A create's `LogConfig`: json-file (or the default) without options; anything else
+    /// is refused, naming it, since berth would not honour it.
+    static func check(_ config: HostConfig.LogConfig?) throws(BerthError) {
+        guard let config else { return }
+        guard config.Type.isEmpty || config.Type == "json-file" else {
+            throw BerthError.invalid("log driver \"\(config.Type)\" is not supported: berth writes json-file logs only")
+        }
+        if let option = config.Config?.keys.sorted().first {
+            throw BerthError.invalid("log option \"\(option)\" is not supported")
         }
     }
 }
