@@ -2,7 +2,9 @@
 detach keys, and output capture that survives berthd being killed."""
 import json
 import re
+import shutil
 import socket
+import subprocess
 import time
 
 import pytest
@@ -212,3 +214,24 @@ def test_docker_py_runs_attached_and_attaches(host):
         assert container.logs(timestamps=True, tail=1).endswith(b"Z streamed\n")
     finally:
         client.close()
+
+
+def test_compose_up_attaches_and_logs(host, tmp_path):
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed")
+    (tmp_path / "docker-compose.yml").write_text(
+        "version: '2'\nservices:\n  hello:\n    image: busybox\n    command: sh -c 'echo composed; sleep 1; echo done'\n")
+    env = host.env()
+    env["DOCKER_HOST"] = f"unix://{host.socket}"
+
+    def compose(*args):
+        return subprocess.run(["docker-compose", "--no-ansi", *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    try:
+        up = compose("up")
+        assert up.returncode == 0, up.stderr
+        assert "hello_1  | composed" in up.stdout and "hello_1  | done" in up.stdout, up.stdout
+        assert "hello_1  | done" in compose("logs").stdout
+    finally:
+        compose("down")
