@@ -235,3 +235,15 @@ def test_compose_up_attaches_and_logs(host, tmp_path):
         assert "hello_1  | done" in compose("logs").stdout
     finally:
         compose("down")
+
+
+def test_console_size_sets_the_terminal_size_from_the_start(host):
+    status, body = host.api("POST", "/containers/create?name=sized", {
+        "Image": "busybox", "Cmd": ["/bin/sh", "-c", "sleep 0.3; stty size"], "Tty": True, "HostConfig": {"ConsoleSize": [12, 34]}})
+    assert status == 201, body
+    host.docker("start", "sized")
+    wait_until(lambda: not host.inspect("sized")["State"]["Running"])
+    assert host.docker("logs", "sized").stdout.strip() == "12 34"
+    status, _ = host.api("POST", "/containers/create", {
+        "Image": "busybox", "Tty": True, "HostConfig": {"ConsoleSize": [1, 2, 3]}})
+    assert status == 400

@@ -64,6 +64,8 @@ public struct HostConfig: Codable, Sendable {
     public var Privileged: Bool?
     /// The log driver: berth writes Docker's json-file log and nothing else.
     public var LogConfig: LogConfig?
+    /// A terminal's initial [height, width] (`run -t`).
+    public var ConsoleSize: [UInt16]?
 
     public struct LogConfig: Codable, Sendable, Equatable {
         public var `Type`: String

@@ -23,6 +23,8 @@ public struct ExecCreateRequest: Codable, Sendable {
 public struct ExecStartRequest: Codable, Sendable {
     public var Detach: Bool?
     public var Tty: Bool?
+    /// The terminal's initial [height, width] (`exec -t`).
+    public var ConsoleSize: [UInt16]?
     public init(Detach: Bool? = false, Tty: Bool? = false) {
         self.Detach = Detach
         self.Tty = Tty

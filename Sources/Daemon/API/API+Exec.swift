@@ -94,7 +94,7 @@ extension APIRoutes {
                 let id = request.param("id")
                 let exec = try await controller.execRecord(id)
                 if exec.tty {
-                    return try await startTerminalExec(exec, detach: body.Detach ?? false)
+                    return try await startTerminalExec(exec, detach: body.Detach ?? false, size: body.ConsoleSize)
                 }
                 if exec.attachStdin, !(body.Detach ?? false) {
                     return try await startExecWithStdin(exec)

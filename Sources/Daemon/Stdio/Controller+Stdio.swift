@@ -9,6 +9,7 @@ extension Controller {
     func launchCapturingOutput(_ spec: LaunchSpec, config: ContainerConfig) async throws -> LaunchedProcess {
         let tty = config.Tty ?? false
         let openStdin = config.OpenStdin ?? false
+        let size = try ConsoleSize.check(hostConfigConsoleSize(spec.id))
         let prepared = try StdioTable.prepare(directory: spec.directory, tty: tty, openStdin: openStdin)
         var spec = spec
         spec.stdio = prepared.container
@@ -23,6 +24,7 @@ extension Controller {
         var descriptors = prepared.daemon
         var held: Int32 = -1
         if process.terminal >= 0 {
+            if let size { _ = setWindowSize(process.terminal, rows: size.height, columns: size.width) }
             descriptors.terminal = process.terminal
             if openStdin { descriptors.stdin = process.terminal }
             held = process.terminal
@@ -42,6 +44,8 @@ extension Controller {
         stdio.of(spec.id, directory: spec.directory).begin(descriptors, tty: tty)
         return process
     }
+
+    private func hostConfigConsoleSize(_ id: String) -> [UInt16]? { containers[id]?.hostConfig.ConsoleSize }
 
     /// After a restart: capture a still running container's output again.
     func resumeCapture(_ record: ContainerRecord) {

@@ -76,8 +76,10 @@ extension APIRoutes {
     }
 
     /// `exec -t`: the terminal's output raw to the client, the client's input to it.
-    func startTerminalExec(_ exec: ExecRecord, detach: Bool) async throws -> HTTPResponse {
+    func startTerminalExec(_ exec: ExecRecord, detach: Bool, size: [UInt16]?) async throws -> HTTPResponse {
+        let rows = try ConsoleSize.check(size)
         let master = try await controller.startTerminalExec(exec.id)
+        if let rows { _ = setWindowSize(master, rows: rows.height, columns: rows.width) }
         let id = exec.id
         // Resize and input write to copies; the pump owns `master` and closes it at the end.
         let control = dup(master)
@@ -150,5 +152,15 @@ extension APIRoutes {
             input.cancel()
             await controller.finishExec(id, exitCode: (try? await process.exitCode()) ?? 255)
         }
+    }
+}
+
+/// `ConsoleSize`: [height, width], or nothing; any other shape is refused.
+enum ConsoleSize {
+    static func check(_ size: [UInt16]?) throws(BerthError) -> (height: UInt16, width: UInt16)? {
+        guard let size, !size.isEmpty else { return nil }
+        guard size.count == 2 else { throw BerthError.invalid("ConsoleSize must be [height, width]") }
+        // [0, 0] is what clients send without a terminal: no size to set.
+        return size[0] == 0 && size[1] == 0 ? nil : (size[0], size[1])
     }
 }
