@@ -247,3 +247,24 @@ def test_console_size_sets_the_terminal_size_from_the_start(host):
     status, _ = host.api("POST", "/containers/create", {
         "Image": "busybox", "Tty": True, "HostConfig": {"ConsoleSize": [1, 2, 3]}})
     assert status == 400
+
+
+def test_exec_sends_only_the_streams_asked_for(host):
+    host.docker("run", "-d", "--name", "c", "busybox", "sleep", "600")
+    status, created = host.api("POST", "/containers/c/exec", {
+        "Cmd": ["sh", "-c", "echo out; echo err >&2"], "AttachStdout": True, "AttachStderr": False})
+    assert status == 201, created
+    body = json.dumps({"Detach": False, "Tty": False}).encode()
+    with socket.socket(socket.AF_UNIX) as client:
+        client.connect(host.socket)
+        client.sendall(b"POST /exec/%s/start HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: %d\r\n\r\n%s" % (created["Id"].encode(), len(body), body))
+        client.settimeout(20)
+        raw = b""
+        while True:
+            chunk = client.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    frames = raw.split(b"\r\n\r\n", 1)[1]
+    assert frames == b"\x01\x00\x00\x00\x00\x00\x00\x04out\n", frames

@@ -20,6 +20,9 @@ struct ExecRecord: Sendable {
     /// `-i`: the client's input goes to the process's stdin.
     var attachStdin = false
     var detachKeys = DetachKeys.standard
+    /// Which output streams the client gets (the others are read and dropped).
+    var attachStdout = true
+    var attachStderr = true
 }
 
 extension Controller {
@@ -35,6 +38,9 @@ extension Controller {
         execs[id]?.tty = request.Tty ?? false
         execs[id]?.attachStdin = request.AttachStdin ?? false
         execs[id]?.detachKeys = detachKeys
+        // Unset means attached, as berth answered before it read these.
+        execs[id]?.attachStdout = request.AttachStdout ?? true
+        execs[id]?.attachStderr = request.AttachStderr ?? true
         return id
     }
 
@@ -114,8 +120,8 @@ extension APIRoutes {
                 return .hijacked { writer in
                     await withTaskGroup(of: Void.self) { group in
                         // A client that went away ends the forwarding; the process runs on.
-                        group.addTask { try? await forward(process.stdout, .stdout, writer) }
-                        group.addTask { try? await forward(process.stderr, .stderr, writer) }
+                        group.addTask { try? await forward(process.stdout, .stdout, writer, attached: exec.attachStdout) }
+                        group.addTask { try? await forward(process.stderr, .stderr, writer, attached: exec.attachStderr) }
                     }
                     await controller.finishExec(id, exitCode: (try? await process.exitCode()) ?? 255)
                 }
@@ -138,8 +144,8 @@ func chunks(of handle: FileHandle) -> AsyncStream<[UInt8]> {
     }
 }
 
-func forward(_ handle: FileHandle, _ kind: RawStream.Kind, _ writer: RawStreamWriter) async throws {
-    var failed = false
+func forward(_ handle: FileHandle, _ kind: RawStream.Kind, _ writer: RawStreamWriter, attached: Bool = true) async throws {
+    var failed = !attached
     for await chunk in chunks(of: handle) where !failed {
         // Keep reading after the client left so the process is never blocked on a full pipe.
         do { try await writer.write(kind, chunk) } catch { failed = true }

@@ -146,8 +146,8 @@ extension APIRoutes {
                 close(writeEnd)  // the process's EOF
             }
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { try? await forward(process.stdout, .stdout, writer) }
-                group.addTask { try? await forward(process.stderr, .stderr, writer) }
+                group.addTask { try? await forward(process.stdout, .stdout, writer, attached: exec.attachStdout) }
+                group.addTask { try? await forward(process.stderr, .stderr, writer, attached: exec.attachStderr) }
             }
             input.cancel()
             await controller.finishExec(id, exitCode: (try? await process.exitCode()) ?? 255)
