@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness import wait_until
+from harness import BERTH, wait_until
 from stdio_support import Terminal, docker_piped
 
 TIMESTAMP = rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z "
@@ -268,3 +268,13 @@ def test_exec_sends_only_the_streams_asked_for(host):
             raw += chunk
     frames = raw.split(b"\r\n\r\n", 1)[1]
     assert frames == b"\x01\x00\x00\x00\x00\x00\x00\x04out\n", frames
+
+
+def test_berth_run_attaches_like_docker(host):
+    result = subprocess.run([BERTH, "-H", f"unix://{host.socket}", "run", "--rm", "busybox", "sh", "-c",
+                             "echo out; echo err >&2; exit 4"], capture_output=True, timeout=60, env=host.env())
+    assert (result.returncode, result.stdout, result.stderr) == (4, b"out\n", b"err\n")
+    result = subprocess.run([BERTH, "-H", f"unix://{host.socket}", "run", "-i", "--rm", "busybox", "cat"],
+                            input=b"piped\n", capture_output=True, timeout=60, env=host.env())
+    assert (result.returncode, result.stdout) == (0, b"piped\n"), result.stderr
+    assert host.docker("ps", "-aq").stdout.strip() == ""
