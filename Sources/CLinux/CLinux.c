@@ -18,6 +18,7 @@ int berth_clone_newns(void) { return CLONE_NEWNS; }
 int berth_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 int berth_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 int berth_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
+int berth_pidfd_getfd(int pidfd, int fd) { return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0); }
 
 int berth_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int in, int out, int err) {
     posix_spawn_file_actions_t actions;

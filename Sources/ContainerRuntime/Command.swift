@@ -64,6 +64,14 @@ enum Command {
         return Started(pid: pid, latch: latch, stdoutPipe: child.stdoutPipe, stderrPipe: child.stderrPipe)
     }
 
+    /// Starts a child nobody here reaps: the caller hands its pid to the `ProcessMonitor`
+    /// (a holder process lives as long as a container; a thread each would be wasted).
+    static func startUnreaped(_ executable: String, _ arguments: [String], stdin: FileHandle) throws -> Int32 {
+        let null = try FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/null"))
+        defer { try? null.close() }
+        return try spawn(executable, arguments, stdin: stdin, stdout: null, stderr: null, in: nil).pid
+    }
+
     private struct Spawned {
         var pid: Int32
         var stdoutPipe: FileHandle?

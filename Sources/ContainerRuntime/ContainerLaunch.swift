@@ -45,6 +45,8 @@ public struct ContainerLaunch: Sendable, Equatable {
     public var initBinary: String?
     /// `--read-only`: the root filesystem is mounted read-only.
     public var readonlyRootfs = false
+    /// The process gets a pty (runc hands its master over the console socket).
+    public var terminal = false
 
     public init(id: String, rootfs: String, args: [String], env: [String] = [], hostname: String,
                 workingDir: String = "/", network: Network, shareHostUTS: Bool = false,

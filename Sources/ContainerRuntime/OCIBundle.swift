@@ -78,7 +78,7 @@ public enum OCIBundle {
         while prefix.hasSuffix("/") { prefix.removeLast() }
         let cgroupsPath = prefix.isEmpty ? launch.id : "\(prefix)/\(launch.id)"
 
-        let process = OCISpec.Process(
+        var process = OCISpec.Process(
             user: OCISpec.User(uid: launch.uid, gid: launch.gid,
                                additionalGids: launch.additionalGids.isEmpty ? nil : launch.additionalGids),
             args: launch.initBinary == nil ? launch.args : [initDestination, "--"] + launch.args,
@@ -88,6 +88,7 @@ public enum OCIBundle {
                                                permitted: defaultCapabilities),
             rlimits: launch.openFilesLimit.map { [OCISpec.Rlimit(type: "RLIMIT_NOFILE", hard: $0, soft: $0)] },
             noNewPrivileges: false)
+        process.terminal = launch.terminal
 
         return OCISpec(
             process: process,

@@ -48,12 +48,15 @@ public struct Runc: Sendable {
     /// the container's output — typically the same log file descriptor. stdin is /dev/null.
     /// Note: if runc itself fails, its final error line also lands in that output.
     @discardableResult
-    public func run(id: String, bundle: String, pidFile: String? = nil,
-                    stdout: FileHandle, stderr: FileHandle) throws -> Int32 {
+    /// With `consoleSocket` (the spec asks for a terminal) runc sends the pty master there and
+    /// the container does not inherit runc's stdio.
+    public func run(id: String, bundle: String, pidFile: String? = nil, stdin: FileHandle? = nil,
+                    stdout: FileHandle?, stderr: FileHandle?, consoleSocket: String? = nil) throws -> Int32 {
         let pidFile = pidFile ?? "\(bundle)/init.pid"
         unlink(pidFile) // a stale file from an earlier run would hand back a dead pid
-        _ = try invoke("run", id: id, ["run", "--detach", "--pid-file", pidFile, "--bundle", bundle, id],
-                       stdout: stdout, stderr: stderr)
+        let console = consoleSocket.map { ["--console-socket", $0] } ?? []
+        _ = try invoke("run", id: id, ["run", "--detach", "--pid-file", pidFile] + console + ["--bundle", bundle, id],
+                       stdin: stdin, stdout: stdout, stderr: stderr)
         // Unreadable or malformed both mean no pid from runc: the error below says so.
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else {
@@ -131,10 +134,7 @@ public struct Runc: Sendable {
         var arguments = globalArguments(logPath: logPath) + ["exec"]
         for entry in env { arguments += ["--env", entry] }
         if let workingDirectory { arguments += ["--cwd", workingDirectory] }
-        if let user {
-            arguments += ["--user", "\(user.uid):\(user.gid)"]
-            for gid in user.additionalGids ?? [] { arguments += ["--additional-gids", "\(gid)"] }
-        }
+        arguments += Self.userArguments(user)
         arguments += [id] + args
         do {
             let started = try Command.start(binary, arguments, stdin: stdin, stdout: nil, stderr: nil, in: namespace)
@@ -149,6 +149,14 @@ public struct Runc: Sendable {
     }
 
     // MARK: Plumbing
+
+    /// `runc exec --user uid:gid --additional-gids …` for an exec run as `user`.
+    static func userArguments(_ user: OCISpec.User?) -> [String] {
+        guard let user else { return [] }
+        var arguments = ["--user", "\(user.uid):\(user.gid)"]
+        for gid in user.additionalGids ?? [] { arguments += ["--additional-gids", "\(gid)"] }
+        return arguments
+    }
 
     private func globalArguments(logPath: String) -> [String] {
         ["--root", root, "--log", logPath, "--log-format", "json"]
@@ -167,14 +175,14 @@ public struct Runc: Sendable {
     /// last logged error (or its stderr when the log is empty). `list` and `state` only read
     /// runc's state files: they run where the caller is, so a starting daemon's
     /// reconciliation does not wait for the launch namespace to be trimmed.
-    private func invoke(_ operation: String, id: String, _ arguments: [String],
-                        stdout: FileHandle? = nil, stderr: FileHandle? = nil,
+    func invoke(_ operation: String, id: String, _ arguments: [String],
+                        stdin: FileHandle? = nil, stdout: FileHandle? = nil, stderr: FileHandle? = nil,
                         inLaunchNamespace: Bool = true) throws -> CommandOutput {
         let logPath = try newLogPath()
         defer { unlink(logPath) }
         let output: CommandOutput
         do {
-            output = try Command.run(binary, globalArguments(logPath: logPath) + arguments, stdout: stdout, stderr: stderr,
+            output = try Command.run(binary, globalArguments(logPath: logPath) + arguments, stdin: stdin, stdout: stdout, stderr: stderr,
                                      in: inLaunchNamespace ? namespace : nil)
         } catch let error as BerthError {
             throw BerthError(.unavailable, "runc \(operation): cannot run \(binary): \(error.description)")

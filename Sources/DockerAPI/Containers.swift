@@ -41,6 +41,19 @@ public struct HostConfig: Codable, Sendable {
     /// `--init`.
     public var Init: Bool?
     public var ReadonlyRootfs: Bool?
+    /// The log driver: berth writes Docker's json-file log and nothing else.
+    public var LogConfig: LogConfig?
+    /// A terminal's initial [height, width] (`run -t`).
+    public var ConsoleSize: [UInt16]?
+
+    public struct LogConfig: Codable, Sendable, Equatable {
+        public var `Type`: String
+        public var Config: [String: String]?
+        public init(Type: String, Config: [String: String]? = [:]) {
+            self.Type = Type
+            self.Config = Config
+        }
+    }
 
     public init(NetworkMode: String? = nil, Links: [String]? = nil, Dns: [String]? = nil, DnsSearch: [String]? = nil,
                 DnsOptions: [String]? = nil, AutoRemove: Bool? = nil, PortBindings: [String: [PortBinding]]? = nil) {
@@ -64,6 +77,8 @@ public struct ContainerConfig: Codable, Sendable {
     public var AttachStderr: Bool?
     public var Tty: Bool?
     public var OpenStdin: Bool?
+    /// Close the container's stdin when the attached client's input ends (`docker run -i`).
+    public var StdinOnce: Bool?
     public var Env: [String]?
     public var Cmd: [String]?
     public var Image: String?
@@ -89,7 +104,7 @@ public struct ContainerConfig: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case Hostname, Domainname, User, AttachStdin, AttachStdout, AttachStderr, Tty, OpenStdin, Env, Cmd
+        case Hostname, Domainname, User, AttachStdin, AttachStdout, AttachStderr, Tty, OpenStdin, StdinOnce, Env, Cmd
         case Image, WorkingDir, Entrypoint, Labels, ExposedPorts, MacAddress, StopTimeout, StopSignal, Volumes
     }
 
@@ -104,6 +119,7 @@ public struct ContainerConfig: Codable, Sendable {
         AttachStderr = try container.decodeIfPresent(Bool.self, forKey: .AttachStderr)
         Tty = try container.decodeIfPresent(Bool.self, forKey: .Tty)
         OpenStdin = try container.decodeIfPresent(Bool.self, forKey: .OpenStdin)
+        StdinOnce = try container.decodeIfPresent(Bool.self, forKey: .StdinOnce)
         Env = try container.decodeIfPresent([String].self, forKey: .Env)
         Cmd = try Self.stringOrList(container, .Cmd)
         Image = try container.decodeIfPresent(String.self, forKey: .Image)

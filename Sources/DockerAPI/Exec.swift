@@ -9,6 +9,8 @@ public struct ExecCreateRequest: Codable, Sendable {
     public var WorkingDir: String?
     public var User: String?
     public var Detach: Bool?
+    /// Keys that end an attached session (Docker's `ctrl-<x>` format).
+    public var DetachKeys: String?
     public init(Cmd: [String], Env: [String]? = nil, AttachStdout: Bool = true, AttachStderr: Bool = true) {
         self.Cmd = Cmd
         self.Env = Env
@@ -21,6 +23,8 @@ public struct ExecCreateRequest: Codable, Sendable {
 public struct ExecStartRequest: Codable, Sendable {
     public var Detach: Bool?
     public var Tty: Bool?
+    /// The terminal's initial [height, width] (`exec -t`).
+    public var ConsoleSize: [UInt16]?
     public init(Detach: Bool? = false, Tty: Bool? = false) {
         self.Detach = Detach
         self.Tty = Tty

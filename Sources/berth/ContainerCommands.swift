@@ -31,12 +31,13 @@ struct Run: AsyncParsableCommand {
         let api = try APIClient()
         // In the foreground the CLI removes the container itself after reading its output.
         let created = try await createContainer(api, options, autoRemove: detach && options.rm)
-        try await api.send("POST", "/containers/\(created.Id)/start")
         if detach {
+            try await api.send("POST", "/containers/\(created.Id)/start")
             print(created.Id)
             return
         }
-        try await streamLogs(api, created.Id, follow: true)
+        try await runAttached(api, created.Id, stdin: options.interactive)
+        // The output ended with the container's processes: this finds it exited, or exiting.
         let result = try await api.json(WaitResponse.self, "POST", "/containers/\(created.Id)/wait")
         if options.rm {
             try await api.send("DELETE", "/containers/\(created.Id)", query: [("force", "1")])
@@ -210,16 +211,23 @@ struct Logs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a container's output")
     @Flag(name: [.short, .long], help: "Follow the output until the container stops")
     var follow = false
+    @Option(name: .customLong("tail"), help: "Only the last N lines (\"all\": every line)")
+    var tail: String?
+    @Flag(name: [.short, .customLong("timestamps")], help: "Show each line's time")
+    var timestamps = false
     @Argument var container: String
 
     func run() async throws {
-        try await streamLogs(try APIClient(), container, follow: follow)
+        var extra: [(String, String)] = []
+        if let tail { extra.append(("tail", tail)) }
+        if timestamps { extra.append(("timestamps", "1")) }
+        try await streamLogs(try APIClient(), container, follow: follow, extra: extra)
     }
 }
 
 /// Prints the container's output stream (Docker's multiplexed frames) as it arrives.
-func streamLogs(_ api: APIClient, _ container: String, follow: Bool) async throws {
-    var query = [("stdout", "1"), ("stderr", "1")]
+func streamLogs(_ api: APIClient, _ container: String, follow: Bool, extra: [(String, String)] = []) async throws {
+    var query = [("stdout", "1"), ("stderr", "1")] + extra
     if follow { query.append(("follow", "1")) }
     do {
         try await api.client.stream("GET", "/v\(APIVersion.current)/containers/\(segment(container))/logs", query: query) { response in
@@ -285,3 +293,38 @@ struct Port: AsyncParsableCommand {
 
 /// IPv6 host addresses are bracketed before a port, as Docker prints them.
 func hostAddress(_ ip: String) -> String { ip.contains(":") ? "[\(ip)]" : ip }
+
+/// Attaches before the start, as docker does, so no output is lost; sends this process's
+/// stdin when asked (its end closes the container's); returns when the output ends.
+func runAttached(_ api: APIClient, _ id: String, stdin: Bool) async throws {
+    var query = [("stream", "1"), ("stdout", "1"), ("stderr", "1")]
+    if stdin { query.append(("stdin", "1")) }
+    do {
+        try await api.client.hijack("POST", "/v\(APIVersion.current)/containers/\(id)/attach", query: query) { connection in
+            try await api.send("POST", "/containers/\(id)/start")
+            let input = Task {
+                guard stdin else { return }
+                for await chunk in standardInputChunks() { try await connection.write(chunk) }
+                try await connection.closeWrite()
+            }
+            defer { input.cancel() }
+            try await copyMultiplexed(connection.output)
+        }
+    } catch let error as HTTPClientError {
+        throw CLIFailure(message: "cannot attach to container \(id.prefix(12)): \(error)")
+    }
+}
+
+/// This process's stdin, read on a thread of its own (reads block).
+func standardInputChunks() -> AsyncStream<[UInt8]> {
+    let (stream, continuation) = AsyncStream<[UInt8]>.makeStream()
+    Thread {
+        while true {
+            let data = FileHandle.standardInput.availableData
+            if data.isEmpty { break }
+            continuation.yield(Array(data))
+        }
+        continuation.finish()
+    }.start()
+    return stream
+}

@@ -39,6 +39,9 @@ struct ContainerOptions: ParsableArguments {
     @Option(name: [.short, .long], help: "Set a label (K=V)")
     var label: [String] = []
 
+    @Flag(name: [.short, .long], help: "Keep stdin open; `run` sends its own stdin to the container")
+    var interactive = false
+
     @Argument(help: "Image")
     var image: String
     @Argument(parsing: .captureForPassthrough, help: "Command and its arguments")
@@ -50,6 +53,11 @@ struct ContainerOptions: ParsableArguments {
                                      Entrypoint: entrypoint.map { [$0] }, Labels: try keyValues(label, what: "label"),
                                      WorkingDir: workdir)
         config.MacAddress = macAddress
+        if interactive {
+            config.OpenStdin = true
+            config.StdinOnce = true
+            config.AttachStdin = true
+        }
         var bindings: [String: [PortBinding]] = [:]
         var exposed: [String: EmptyObject] = [:]
         for spec in publish {

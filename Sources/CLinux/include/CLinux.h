@@ -11,6 +11,8 @@ int berth_clone_newns(void);
 int berth_pidfd_open(pid_t pid);
 int berth_set_child_subreaper(void);
 int berth_pidfd_send_signal(int pidfd, int sig);
+/// A copy of descriptor `fd` of the process behind `pidfd` (Linux 5.6), close-on-exec.
+int berth_pidfd_getfd(int pidfd, int fd);
 /// posix_spawn of `path` with `in`/`out`/`err` as its stdio, every other descriptor closed
 /// (closefrom, whatever the caller has open), no blocked signals, and a process group of
 /// its own. Returns 0 or an errno value.

@@ -68,7 +68,12 @@ extension APIRoutes {
         addLifecycleRoutes(&router)
         router.add(.POST, "/containers/{id}/wait") { request in
             await respond {
-                .json(.ok, WaitResponse(StatusCode: try await controller.waitForExit(request.param("id"))))
+                let condition = try WaitCondition(query: request.query["condition"])
+                let latch = try await controller.registerWait(request.param("id"), condition: condition)
+                // The head goes out at once: the docker CLI starts the container only then.
+                return .stream(.ok, contentType: "application/json") { writer in
+                    try await writer.writeJSON(WaitResponse(StatusCode: await latch.value()))
+                }
             }
         }
         router.add(.DELETE, "/containers/{id}") { request in
@@ -90,55 +95,6 @@ extension APIRoutes {
                 try await controller.removeLink(request.param("link"))
                 return .empty(.noContent)
             }
-        }
-        router.add(.GET, "/containers/{id}/logs") { request in
-            await respond {
-                let path = try await controller.logPath(request.param("id"))
-                let id = try await controller.container(request.param("id")).id
-                let follow = request.query.bool("follow") ?? false
-                let wantStdout = request.query.bool("stdout") ?? false
-                guard wantStdout || (request.query.bool("stderr") ?? false) else {
-                    throw BerthError.invalid("you must choose at least one stream")
-                }
-                return .stream(.ok, contentType: RawStream.contentType) { writer in
-                    try await LogStreamer.stream(path: path, follow: follow, to: writer) {
-                        await controller.isRunning(id)
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Streams a container's log file as Docker stdout frames, following it while the
-/// container runs when asked.
-enum LogStreamer {
-    static func stream(path: String, follow: Bool, to writer: StreamWriter,
-                       isRunning: @Sendable () async -> Bool) async throws {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            if !follow { return }
-            // Not started yet: nothing was written.
-            while await isRunning() { try await Task.sleep(for: .milliseconds(50)) }
-            return
-        }
-        defer { try? handle.close() }  // a read-only handle: nothing is lost if closing fails
-        while true {
-            let data = handle.readData(ofLength: 64 * 1024)
-            if !data.isEmpty {
-                try await writer.write(RawStream.frame(.stdout, Array(data)))
-                continue
-            }
-            guard follow else { return }
-            // Check "running" before the final read so output written just before the
-            // exit is never lost.
-            let running = await isRunning()
-            let tail = handle.readData(ofLength: 64 * 1024)
-            if !tail.isEmpty {
-                try await writer.write(RawStream.frame(.stdout, Array(tail)))
-                continue
-            }
-            if !running { return }
-            try await Task.sleep(for: .milliseconds(20))
         }
     }
 }
@@ -263,11 +219,13 @@ extension Controller {
         var config = record.config
         if (config.Hostname ?? "").isEmpty { config.Hostname = record.shortID }
         let ports = portMap(record)
+        var hostConfig = record.hostConfig
+        if (hostConfig.LogConfig?.Type ?? "").isEmpty { hostConfig.LogConfig = LogDriver.jsonFile }
         var inspected = ContainerInspect(
             Id: record.id, Created: record.created, Path: record.command.first ?? "", Args: Array(record.command.dropFirst()),
             State: state, Image: record.imageID, ResolvConfPath: directory + "/resolv.conf",
             HostnamePath: directory + "/hostname", HostsPath: directory + "/hosts",
-            LogPath: directory + "/" + RuncRuntime.logFileName, Name: "/" + record.name, HostConfig: record.hostConfig,
+            LogPath: directory + "/" + record.id + JSONLog.fileSuffix, Name: "/" + record.name, HostConfig: hostConfig,
             Config: config,
             NetworkSettings: NetworkSettings(SandboxID: record.sandboxPath.map { _ in record.id } ?? "",
                                              SandboxKey: record.sandboxPath ?? "", Ports: ports, primary: primary,

@@ -18,6 +18,14 @@ struct ExecRecord: Sendable {
     var running = false
     var exitCode: Int32?
     var pid: Int32 = 0
+    /// `-t`: the process gets a terminal.
+    var tty = false
+    /// `-i`: the client's input goes to the process's stdin.
+    var attachStdin = false
+    var detachKeys = DetachKeys.standard
+    /// Which output streams the client gets (the others are read and dropped).
+    var attachStdout = true
+    var attachStderr = true
 }
 
 extension Controller {
@@ -32,15 +40,22 @@ extension Controller {
             try UserLookup.validate(spec)
             user = try await runtime.resolveUser(spec, pid: record.pid).ociUser
         }
+        let detachKeys = try request.DetachKeys.flatMap { $0.isEmpty ? nil : try DetachKeys.parse($0) } ?? DetachKeys.standard
         let id = Identifiers.random()
         execs[id] = ExecRecord(id: id, containerID: record.id, command: request.Cmd, environment: request.Env ?? [],
                                workingDirectory: request.WorkingDir, user: user)
+        execs[id]?.tty = request.Tty ?? false
+        execs[id]?.attachStdin = request.AttachStdin ?? false
+        execs[id]?.detachKeys = detachKeys
+        // Unset means attached, as berth answered before it read these.
+        execs[id]?.attachStdout = request.AttachStdout ?? true
+        execs[id]?.attachStderr = request.AttachStderr ?? true
         emit(container: record, Self.execAction("exec_create", request.Cmd), ["execID": id])
         return id
     }
 
-    /// Marks the exec started and launches its process.
-    func startExec(_ id: String) async throws -> RuncExecProcess {
+    /// Marks the exec started and launches its process (`stdin`: what it reads, for `-i`).
+    func startExec(_ id: String, stdin: Int32 = -1) async throws -> RuncExecProcess {
         guard var exec = execs[id] else { throw BerthError.notFound("No such exec instance: \(id)") }
         guard !exec.started else { throw BerthError.conflict("exec \(id) has already been started") }
         guard isRunning(exec.containerID) else { throw BerthError.conflict("container \(exec.containerID) is not running") }
@@ -52,7 +67,10 @@ extension Controller {
         execs[id] = exec
         do {
             let process: RuncExecProcess
-            if let user = exec.user {
+            if stdin >= 0 {
+                process = try await runtime.execWithStdin(id: exec.containerID, args: exec.command, env: exec.environment,
+                                                          workingDirectory: exec.workingDirectory, stdin: stdin, user: exec.user)
+            } else if let user = exec.user {
                 process = try await runtime.exec(id: exec.containerID, args: exec.command, env: exec.environment,
                                                  workingDirectory: exec.workingDirectory, user: user)
             } else {
@@ -77,8 +95,11 @@ extension Controller {
 
     func execInspect(_ id: String) throws -> ExecInspect {
         guard let exec = execs[id] else { throw BerthError.notFound("No such exec instance: \(id)") }
-        return ExecInspect(ID: exec.id, Running: exec.running, ExitCode: exec.exitCode, command: exec.command,
-                           ContainerID: exec.containerID, Pid: exec.pid)
+        var inspect = ExecInspect(ID: exec.id, Running: exec.running, ExitCode: exec.exitCode, command: exec.command,
+                                  ContainerID: exec.containerID, Pid: exec.pid)
+        inspect.ProcessConfig.tty = exec.tty
+        inspect.OpenStdin = exec.attachStdin
+        return inspect
     }
 }
 
@@ -99,6 +120,13 @@ extension APIRoutes {
             await respond {
                 let body = try request.json(ExecStartRequest.self)
                 let id = request.param("id")
+                let exec = try await controller.execRecord(id)
+                if exec.tty {
+                    return try await startTerminalExec(exec, detach: body.Detach ?? false, size: body.ConsoleSize)
+                }
+                if exec.attachStdin, !(body.Detach ?? false) {
+                    return try await startExecWithStdin(exec)
+                }
                 let process = try await controller.startExec(id)
                 if body.Detach ?? false {
                     Task {
@@ -114,8 +142,8 @@ extension APIRoutes {
                 return .hijacked { writer in
                     await withTaskGroup(of: Void.self) { group in
                         // A client that went away ends the forwarding; the process runs on.
-                        group.addTask { try? await forward(process.stdout, .stdout, writer) }
-                        group.addTask { try? await forward(process.stderr, .stderr, writer) }
+                        group.addTask { try? await forward(process.stdout, .stdout, writer, attached: exec.attachStdout) }
+                        group.addTask { try? await forward(process.stderr, .stderr, writer, attached: exec.attachStderr) }
                     }
                     await controller.finishExec(id, exitCode: (try? await process.exitCode()) ?? 255)
                 }
@@ -138,8 +166,8 @@ func chunks(of handle: FileHandle) -> AsyncStream<[UInt8]> {
     }
 }
 
-private func forward(_ handle: FileHandle, _ kind: RawStream.Kind, _ writer: RawStreamWriter) async throws {
-    var failed = false
+func forward(_ handle: FileHandle, _ kind: RawStream.Kind, _ writer: RawStreamWriter, attached: Bool = true) async throws {
+    var failed = !attached
     for await chunk in chunks(of: handle) where !failed {
         // Keep reading after the client left so the process is never blocked on a full pipe.
         do { try await writer.write(kind, chunk) } catch { failed = true }

@@ -62,6 +62,8 @@ struct APIRoutes {
         addNetworkRoutes(&router)
         addContainerRoutes(&router)
         addExecRoutes(&router)
+        addAttachRoutes(&router)
+        addExecStdioRoutes(&router)
         addImageRoutes(&router)
         addSwarmRoutes(&router)
         addEventRoutes(&router)

@@ -8,6 +8,7 @@ extension Controller {
         guard var record = containers[id], case .running(let live) = record.state, live.pid == pid else { return }
         record.state = .stopping(live)
         remember(record)
+        stdio.existing(id)?.processExited()
         publishDNS(removing: record)  // it stops resolving before the slower teardown
         releaseClusterAddresses(live.endpoints, of: record)  // and on other nodes soon after
         if live.publishedPorts != nil { firewall.unpublishInBackground(container: id) }

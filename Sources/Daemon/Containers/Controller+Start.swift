@@ -137,7 +137,7 @@ extension Controller {
             mounts: try Self.mounts(record.hostConfig),
             initBinary: record.hostConfig.Init == true ? try initBinary() : nil,
             readonlyRootfs: record.hostConfig.ReadonlyRootfs ?? false)
-        let process = try await runtime.launch(launch)
+        let process = try await launchCapturingOutput(launch, config: record.config)
         undo.add("stop the process") {
             try? self.runtime.signal(id: record.id, pid: process.pid, signal: SIGKILL)  // already gone is fine
             try await self.runtime.destroy(id: record.id, directory: directory, removingRoot: false)

@@ -37,6 +37,8 @@ actor Controller {
     var exitWaiters = ExitWaiters()
     /// `exec` instances by ID.
     var execs: [String: ExecRecord] = [:]
+    /// Containers' output capture, attached clients and stdin.
+    let stdio = StdioTable()
     var networkTimings = NetworkTimings()
     var teardowns = TeardownTracker()
     /// Restarts by policy waiting for their delay (Containers/Controller+Restart).
@@ -90,6 +92,7 @@ actor Controller {
 
     func forget(containerID id: String) {
         containers.remove(id: id)
+        stdio.forget(id)
     }
 
     func encode<T: Encodable>(_ value: T) throws(BerthError) -> [UInt8] {

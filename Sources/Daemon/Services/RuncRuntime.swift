@@ -21,11 +21,24 @@ struct LaunchSpec: Sendable {
     var mounts: [ContainerMount] = []
     var initBinary: String?
     var readonlyRootfs = false
+    /// The container's stdio (see `StdioTable.prepare`).
+    var stdio = LaunchStdio()
+}
+
+/// The container's ends of its stdio, which the caller owns: FIFO descriptors, or a
+/// terminal that runc makes.
+struct LaunchStdio: Sendable {
+    var stdin: Int32 = -1
+    var stdout: Int32 = -1
+    var stderr: Int32 = -1
+    var terminal = false
 }
 
 struct LaunchedProcess: Sendable {
     var pid: Int32
     var startTime: UInt64
+    /// The pty master of a terminal run (the caller owns it), else -1.
+    var terminal: Int32 = -1
 }
 
 /// An image as the controller needs it.
@@ -133,14 +146,31 @@ final class RuncRuntime: Sendable {
                 launch.mounts = mounts
                 launch.initBinary = spec.initBinary
                 launch.readonlyRootfs = spec.readonlyRootfs
+                launch.terminal = spec.stdio.terminal
+                // Docker's default for terminals; programs like top refuse to run without one.
+                if spec.stdio.terminal, !spec.environment.contains(where: { $0.hasPrefix("TERM=") }) {
+                    launch.env.append("TERM=xterm")
+                }
                 let bundle = spec.directory + "/bundle"
                 try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
                 _ = try OCIBundle.create(at: bundle, launch: launch)
-                let logPath = spec.directory + "/" + Self.logFileName
-                let fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
-                guard fd >= 0 else { throw BerthError(.internal, "cannot open \(logPath): \(String(cString: strerror(errno)))") }
-                let log = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
-                let pid = try runc.run(id: spec.id, bundle: bundle, stdout: log, stderr: log)
+                if spec.stdio.terminal {
+                    let console = try ConsoleSocket(directory: runc.logDirectory)
+                    let pid = try runc.run(id: spec.id, bundle: bundle, stdout: nil, stderr: nil, consoleSocket: console.path)
+                    let master = try console.receiveMaster()
+                    guard let startTime = ProcessMonitor.startTime(pid: pid) else {
+                        close(master)
+                        throw BerthError(.internal, "container \(spec.id.prefix(12)) exited as soon as it started")
+                    }
+                    return LaunchedProcess(pid: pid, startTime: startTime, terminal: master)
+                }
+                guard spec.stdio.stdout >= 0, spec.stdio.stderr >= 0 else {
+                    throw BerthError(.internal, "container \(spec.id.prefix(12)): no stdio to start it with")
+                }
+                func handle(_ fd: Int32) -> FileHandle? { fd >= 0 ? FileHandle(fileDescriptor: fd, closeOnDealloc: false) : nil }
+                // A container that exits at once leaves its output in the FIFOs for the reader.
+                let pid = try runc.run(id: spec.id, bundle: bundle, stdin: handle(spec.stdio.stdin),
+                                       stdout: handle(spec.stdio.stdout), stderr: handle(spec.stdio.stderr))
                 guard let startTime = ProcessMonitor.startTime(pid: pid) else {
                     throw BerthError(.internal, "container \(spec.id.prefix(12)) exited as soon as it started")
                 }

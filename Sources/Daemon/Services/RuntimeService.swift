@@ -36,6 +36,12 @@ protocol RuntimeService: AnyObject, Sendable {
     func exec(id: String, args: [String], env: [String], workingDirectory: String?, user: OCISpec.User) async throws -> RuncExecProcess
     /// `--user` text resolved in the running container's files (its init is `pid`).
     func resolveUser(_ spec: String, pid: Int32) async throws -> ResolvedUser
+    /// `exec -i`: the process reads `stdin` (the caller keeps its own copy and closes it).
+    func execWithStdin(id: String, args: [String], env: [String], workingDirectory: String?,
+                       stdin: Int32, user: OCISpec.User?) async throws -> RuncExecProcess
+    /// `exec -t`: the process's pid (watch it for its exit status) and its pty master.
+    func execTerminal(id: String, args: [String], env: [String],
+                      workingDirectory: String?, user: OCISpec.User?) async throws -> (pid: Int32, master: Int32)
     /// Runs blocking work (disk walks, image removal) off the Swift concurrency pool.
     func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T
 }
@@ -99,5 +105,25 @@ extension RuncRuntime: RuntimeService {
     func resolveUser(_ spec: String, pid: Int32) async throws -> ResolvedUser {
         // The container's root as its init sees it; UserLookup follows no symlink there.
         try await offload { try UserLookup.resolve(spec, root: "/proc/\(pid)/root") }
+    }
+
+    func execWithStdin(id: String, args: [String], env: [String], workingDirectory: String?,
+                       stdin: Int32, user: OCISpec.User?) async throws -> RuncExecProcess {
+        let runc = self.runc
+        return try await offload {
+            try runc.exec(id: id, args: args, env: env, workingDirectory: workingDirectory,
+                          stdin: FileHandle(fileDescriptor: stdin, closeOnDealloc: false), user: user)
+        }
+    }
+
+    func execTerminal(id: String, args: [String], env: [String],
+                      workingDirectory: String?, user: OCISpec.User?) async throws -> (pid: Int32, master: Int32) {
+        let runc = self.runc
+        return try await offload {
+            let console = try ConsoleSocket(directory: runc.logDirectory)
+            let pid = try runc.execTerminal(id: id, args: args, env: env, workingDirectory: workingDirectory,
+                                            user: user, consoleSocket: console.path)
+            return (pid, try console.receiveMaster())
+        }
     }
 }

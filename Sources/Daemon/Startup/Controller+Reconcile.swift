@@ -29,6 +29,7 @@ extension Controller {
             let sandboxIntact = record.sandboxPath.map { FileManager.default.fileExists(atPath: $0) } ?? true
             if runtime.isAlive(pid: record.pid, startTime: record.pidStartTime) && sandboxIntact {
                 for endpoint in record.endpoints { reserveExisting(endpoint, container: record.name) }
+                resumeCapture(record)
                 watch(record)
                 continue
             }

@@ -164,6 +164,16 @@ final class FakeRuntime: RuntimeService {
         return ProcessTable(titles: ["PID", "COMMAND"], processes: pid.map { [["\($0)", "sleep"]] } ?? [])
     }
 
+    func execWithStdin(id: String, args: [String], env: [String], workingDirectory: String?,
+                       stdin: Int32, user: OCISpec.User?) async throws -> RuncExecProcess {
+        throw BerthError.invalid("the fake runtime runs no processes")
+    }
+
+    func execTerminal(id: String, args: [String], env: [String],
+                      workingDirectory: String?, user: OCISpec.User?) async throws -> (pid: Int32, master: Int32) {
+        throw BerthError.invalid("the fake runtime runs no processes")
+    }
+
     func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try body()
     }
