@@ -26,11 +26,16 @@ import Testing
         let sleeper = Process()
         sleeper.executableURL = URL(fileURLWithPath: "/bin/sh")
         // $0.. are the arguments runc would have: sh ignores them.
-        sleeper.arguments = ["-c", "sleep 0.5", "runc", "--root", root, "--log", "l", "run", "abc"]
+        sleeper.arguments = ["-c", "sleep 3", "runc", "--root", root, "--log", "l", "run", "abc"]
         try sleeper.run()
+        // Until the child has exec'd, its command line is still the test's own.
+        let deadline = ContinuousClock.now + .seconds(2)
+        while !RuncLeftovers.pending(root: root).contains(sleeper.processIdentifier), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         #expect(RuncLeftovers.pending(root: root).contains(sleeper.processIdentifier))
         let started = ContinuousClock.now
-        let left = await RuncLeftovers.waitForPending(root: root, timeout: .seconds(5))
+        let left = await RuncLeftovers.waitForPending(root: root, timeout: .seconds(10))
         #expect(left.isEmpty)
         #expect(ContinuousClock.now - started >= .milliseconds(300))
         sleeper.waitUntilExit()
