@@ -100,6 +100,16 @@ def test_changes_take_effect_at_once(host):
     assert lookup(host, "watcher", "fresh") == [host.ip_of("fresh", "live")]
 
 
+def test_a_container_resolves_from_its_first_instruction(host):
+    # A process that asks at once (compose's one-off `run`) is answered, not refused by a
+    # server that does not know its address yet.
+    host.docker("network", "create", "n1")
+    sleeper(host, "target", "--network", "n1")
+    for _ in range(5):
+        result = host.docker("run", "--rm", "--network", "n1", "busybox", "nslookup", "target", check=False)
+        assert result.returncode == 0 and "REFUSED" not in result.stdout, result.stdout + result.stderr
+
+
 def test_link_on_user_network_is_an_alias_for_the_linker_only(host):
     host.berth("network", "create", "--subnet", "10.76.0.0/24", "ln")
     sleeper(host, "target", "--network", "ln")

@@ -83,7 +83,8 @@ def test_link_targets_env_and_removal(host):
     result = host.docker("start", "web2", check=False)
     assert result.returncode != 0 and "Cannot link to a non running container: /stopped AS /web2/s" in result.stderr
 
-    host.docker("run", "-d", "--name", "web", "--link", "db:data", "busybox", "sleep", "600")
+    host.docker("run", "-d", "--name", "web", "--link", "db:data", "--add-host", "extra.example:192.0.2.7",
+                "--domainname", "example.org", "busybox", "sleep", "600")
     db_ip = host.ip_of("db")
     environ = host.docker("exec", "web", "cat", "/proc/1/environ").stdout.split("\0")
     for variable in ("DATA_NAME=/web/data", "DATA_ENV_ROLE=primary", f"DATA_PORT=tcp://{db_ip}:5432",
@@ -93,6 +94,9 @@ def test_link_targets_env_and_removal(host):
     host.docker("rm", "--link", "/web/data")
     hosts = host.docker("exec", "web", "cat", "/etc/hosts").stdout
     assert "data" not in hosts.split(), hosts
+    # Rewriting the links keeps the --add-host entry and the --domainname FQDN.
+    assert "192.0.2.7\textra.example" in hosts, hosts
+    assert host.inspect("web")["Id"][:12] + ".example.org" in hosts, hosts
     assert host.inspect("web")["State"]["Running"] and host.inspect("db")["State"]["Running"]
     result = host.docker("rm", "--link", "/web/data", check=False)
     assert result.returncode != 0

@@ -21,14 +21,18 @@ public struct UnsupportedField: Error, Sendable, Equatable, CustomStringConverti
     public var path: String
     /// The docker CLI option that sets it, when there is one.
     public var option: String?
+    /// The value asked for, when it is a string ("syslog" for --log-driver), or the keys of
+    /// an object ("max-size" for --log-opt).
+    public var value: String?
 
-    public init(path: String, option: String?) {
+    public init(path: String, option: String?, value: String? = nil) {
         self.path = path
         self.option = option
+        self.value = value
     }
 
     public var description: String {
-        "berth does not support \(path)" + (option.map { " (\($0))" } ?? "")
+        "berth does not support \(path)" + (value.map { " \"\($0)\"" } ?? "") + (option.map { " (\($0))" } ?? "")
     }
 }
 
@@ -46,7 +50,7 @@ public enum RequestFields {
             return nil
         case .accepts(let defaults):
             if value.isZero || defaults.contains(value) { return nil }
-            return field(path, options)
+            return field(path, options, value)
         case .object(let keys):
             guard case .object(let members) = value else { return nil }  // wrong types are the decoder's to report
             for key in members.keys.sorted() {
@@ -54,7 +58,7 @@ public enum RequestFields {
                 if let inner = keys[key] {
                     if let found = firstUnsupported(member, inner, path: path + [key], options: options) { return found }
                 } else if !member.isZero {
-                    return field(path + [key], options)
+                    return field(path + [key], options, member)
                 }
             }
             return nil
@@ -74,10 +78,16 @@ public enum RequestFields {
         }
     }
 
-    private static func field(_ path: [String], _ options: [String: String]) -> UnsupportedField {
+    private static func field(_ path: [String], _ options: [String: String], _ value: JSONValue) -> UnsupportedField {
         let dotted = path.joined(separator: ".")
         // Options are keyed without array indexes ("HostConfig.Mounts.VolumeOptions").
         let key = path.filter { Int($0) == nil }.joined(separator: ".")
-        return UnsupportedField(path: dotted, option: options[key])
+        var asked: String?
+        switch value {
+        case .string(let text): asked = text
+        case .object(let members): asked = members.keys.sorted().joined(separator: ",")  // e.g. --log-opt max-size
+        default: asked = nil
+        }
+        return UnsupportedField(path: dotted, option: options[key], value: asked)
     }
 }

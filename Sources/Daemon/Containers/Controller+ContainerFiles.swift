@@ -43,13 +43,20 @@ extension Controller {
             hosts = ((try? String(contentsOfFile: configuration.hostsPath, encoding: .utf8)) ?? ContainerFiles.hosts(hostname: hostname, addresses: [], extra: []))
                 + ContainerFiles.entries(extraHosts)
         } else {
-            // --domainname makes the FQDN.
-            let names = ContainerFiles.hostNames(hostname: hostname, domainname: record.config.Domainname)
-            hosts = ContainerFiles.hosts(hostname: names, addresses: endpoints.flatMap(\.addresses).map(\.description),
-                                         extra: extraHosts + linkEntries(record, endpoints: endpoints))
+            hosts = hostsFile(record, hostname: hostname, endpoints: endpoints, extraHosts: extraHosts)
         }
         try ContainerFiles.write(hosts, to: directory + "/hosts")
         try ContainerFiles.write(hostname + "\n", to: directory + "/hostname")
         try ContainerFiles.write(resolv, to: directory + "/resolv.conf")
+    }
+
+    /// /etc/hosts of a container with a network namespace of its own: its names (with
+    /// --domainname's FQDN) on its addresses, then --add-host entries and its links. Written at
+    /// start and again when its links change, so neither loses the other's lines.
+    func hostsFile(_ record: ContainerRecord, hostname: String, endpoints: [EndpointRecord],
+                   extraHosts: [(String, String)]) -> String {
+        let names = ContainerFiles.hostNames(hostname: hostname, domainname: record.config.Domainname)
+        return ContainerFiles.hosts(hostname: names, addresses: endpoints.flatMap(\.addresses).map(\.description),
+                                    extra: extraHosts + linkEntries(record, endpoints: endpoints))
     }
 }

@@ -128,6 +128,14 @@ extension Controller {
         case .host:
             sandboxPath = nil
         }
+        // Its names, and the answers to its own queries, are there before its first
+        // instruction runs: a process that resolves at once (compose's one-off `run`) is not
+        // refused by a DNS server that does not know it yet.
+        var announced = record
+        announced.state = .running(RunningContainer(pid: 0, pidStartTime: 0, sandboxPath: sandboxPath,
+                                                    endpoints: endpoints, publishedPorts: nil))
+        publishDNS(adding: announced)
+        undo.add("withdraw its names") { self.publishDNS(removing: announced) }
         let directory = configuration.containerDir(record.id)
         let launch = LaunchSpec(
             id: record.id, directory: directory, imageRootfs: image.rootfsPath, command: record.command,

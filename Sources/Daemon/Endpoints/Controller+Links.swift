@@ -83,13 +83,14 @@ extension Controller {
         publishDNS(replacing: before, with: parent)
     }
 
-    /// A running container's /etc/hosts made again from its endpoints and links.
+    /// A running container's /etc/hosts made again from its endpoints, --add-host entries
+    /// and links.
     func rewriteHosts(of linker: ContainerRecord) {
         let hostname = linker.config.Hostname.flatMap { $0.isEmpty ? nil : $0 } ?? linker.shortID
-        let text = ContainerFiles.hosts(
-            hostname: hostname, addresses: linker.endpoints.flatMap(\.addresses).map(\.description),
-            extra: linkEntries(linker, endpoints: linker.endpoints))
         do {
+            // Checked at create: an entry that no longer parses is left out rather than the links.
+            let extraHosts = (linker.hostConfig.ExtraHosts ?? []).compactMap { try? extraHost($0) }
+            let text = hostsFile(linker, hostname: hostname, endpoints: linker.endpoints, extraHosts: extraHosts)
             try ContainerFiles.rewriteInPlace(text, at: configuration.containerDir(linker.id) + "/hosts")
         } catch {
             logger.warning("cannot update links", metadata: ["container": .string(linker.name), "error": .string("\(error)")])
