@@ -62,17 +62,18 @@ import Testing
 
     @Test func renameChecksAndRecordsTheName() async throws {
         try await withDaemon { daemon in
-            let a = try await daemon.run("a")
-            _ = try await daemon.create("b")
-            try await daemon.controller.renameContainer("a", to: "renamed")
+            // Names that are not hex: an ID prefix would find the container by its ID.
+            let a = try await daemon.run("web")
+            _ = try await daemon.create("other")
+            try await daemon.controller.renameContainer("web", to: "renamed")
             #expect(try await daemon.inspect(a).Name == "/renamed")
-            #expect(await errorCode { _ = try await daemon.inspect("a") } == .notFound)
-            #expect(await errorCode { try await daemon.controller.renameContainer(a, to: "b") } == .conflict)
+            #expect(await errorCode { _ = try await daemon.inspect("web") } == .notFound)
+            #expect(await errorCode { try await daemon.controller.renameContainer(a, to: "other") } == .conflict)
             #expect(await errorCode { try await daemon.controller.renameContainer(a, to: "") } == .invalidArgument)
             #expect(await errorCode { try await daemon.controller.renameContainer(a, to: "renamed") } == .invalidArgument)
             #expect(await errorCode { try await daemon.controller.renameContainer(a, to: "_x") } == .invalidArgument)
             // The old name is free again, and the new one is stored.
-            _ = try await daemon.create("a")
+            _ = try await daemon.create("web")
             let again = try await Harness(restarting: daemon)
             #expect(try await again.inspect(a).Name == "/renamed")
         }

@@ -65,7 +65,7 @@ import Testing
         #expect(try createRefusal(#"{"Image":"busybox","NetworkingConfig":{"EndpointsConfig":{"n":{"GwPriority":5}}}}"#)?.path
             == "NetworkingConfig.EndpointsConfig.n.GwPriority")
         let volume = #"{"Image":"b","HostConfig":{"Mounts":[{"Type":"volume","Target":"/x","VolumeOptions":{"NoCopy":true}}]}}"#
-        #expect(try createRefusal(volume) == UnsupportedField(path: "HostConfig.Mounts.0.VolumeOptions", option: "--mount type=volume"))
+        #expect(try createRefusal(volume) == UnsupportedField(path: "HostConfig.Mounts.0.VolumeOptions", option: "--mount type=volume", value: "NoCopy"))
     }
 
     @Test func refusesPrivilegedExec() throws {
