@@ -27,7 +27,10 @@ final class EventLog: Sendable {
     let backlog: Int
     private let state = Mutex(State())
 
-    init(capacity: Int = 10_000, backlog: Int = 4_096) {
+    /// 2,048 events (Docker keeps 256): a burst of container churn stays within reach of
+    /// `since`, for at most a few MB of berthd's memory (an event with its attributes takes
+    /// around a kilobyte).
+    init(capacity: Int = 2_048, backlog: Int = 4_096) {
         self.capacity = max(1, capacity)
         self.backlog = max(1, backlog)
     }
