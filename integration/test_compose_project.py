@@ -65,7 +65,7 @@ class Project:
 
 def fetch_web(host):
     """The published port answers from the test host namespace."""
-    return host.sh("wget -qO- -T 3 -t 1 http://127.0.0.1:8080/", check=False)
+    return host.sh("curl -s -m 3 http://127.0.0.1:8080/", check=False)
 
 
 def test_compose_project_lifecycle(host):
@@ -139,7 +139,7 @@ def test_compose_project_lifecycle(host):
     # pause / unpause: the paused service stops answering, then answers again.
     project("pause", "web")
     assert host.inspect("shop_web_1")["State"]["Paused"] is True
-    assert "hello-from-web" not in host.sh("wget -qO- -T 1 -t 1 http://127.0.0.1:8080/", check=False).stdout
+    assert "hello-from-web" not in host.sh("curl -s -m 1 http://127.0.0.1:8080/", check=False).stdout
     project("unpause", "web")
     assert host.inspect("shop_web_1")["State"]["Paused"] is False
     wait_until(lambda: "hello-from-web" in fetch_web(host).stdout, timeout=10, message="web serves after unpause")
