@@ -11,7 +11,6 @@ extension Controller {
 
     func createContainer(_ request: ContainerCreateRequest, name requestedName: String?) async throws -> ContainerRecord {
         let hostConfig = request.HostConfig ?? HostConfig()
-        try LogDriver.check(hostConfig.LogConfig)
         _ = try ConsoleSize.check(hostConfig.ConsoleSize)
         guard let imageReference = request.config.Image, !imageReference.isEmpty else {
             throw BerthError.invalid("no image given")

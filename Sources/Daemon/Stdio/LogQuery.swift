@@ -150,19 +150,8 @@ enum LogStreamer {
     }
 }
 
-/// The one log driver berth has.
+/// The one log driver berth has. Another driver or any log option is refused with the
+/// other fields berth does not honour (`CreateRequestRules`).
 enum LogDriver {
     static let jsonFile = HostConfig.LogConfig(Type: "json-file", Config: [:])
-
-    /// A create's `LogConfig`: json-file (or the default) without options; anything else
-    /// is refused, naming it, since berth would not honour it.
-    static func check(_ config: HostConfig.LogConfig?) throws(BerthError) {
-        guard let config else { return }
-        guard config.Type.isEmpty || config.Type == "json-file" else {
-            throw BerthError.invalid("log driver \"\(config.Type)\" is not supported: berth writes json-file logs only")
-        }
-        if let option = config.Config?.keys.sorted().first {
-            throw BerthError.invalid("log option \"\(option)\" is not supported")
-        }
-    }
 }
