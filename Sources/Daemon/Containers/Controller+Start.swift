@@ -74,8 +74,7 @@ extension Controller {
             }
             throw error
         }
-        watch(started)
-        publishDNS(adding: started)
+        watch(started)  // its names were published before its process ran (launch)
         refreshLinkers(of: started)
         emitStarted(started)
     }
