@@ -65,9 +65,17 @@ let package = Package(
         // Docker Engine API JSON shapes, shared by daemon and CLI.
         .target(name: "DockerAPI", dependencies: ["BerthCore"]),
         .systemLibrary(name: "CNftables", path: "Sources/CNftables", providers: [.apt(["libnftables-dev"])]),
+        // Published ports in host-firewall mode: connections the host's input path let
+        // through, relayed to the container.
+        .target(name: "PortRelay", dependencies: [
+            "BerthCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // NAT, published ports and isolation: berth's nftables table, kept whole.
         .target(name: "Firewall", dependencies: [
-            "BerthCore", "Netlink", "CNftables", "Threads",
+            "BerthCore", "Netlink", "CNftables", "Threads", "PortRelay",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Network drivers: bridge (and an overlay's bridge + VXLAN device), host, none, container.
@@ -83,7 +91,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "berthd", dependencies: [
-            "Daemon", "BerthCore",
+            "Daemon", "BerthCore", "Firewall",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -105,6 +113,8 @@ let package = Package(
         ]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "BerthCore"]),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "BerthCore", "Netlink"]),
+        .testTarget(name: "PortRelayTests", dependencies: ["PortRelay", "BerthCore",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "EtcdTests", dependencies: ["Etcd", "BerthCore"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "BerthCore"]),
         // The controller over fakes of the kernel, nftables and runc: runs unprivileged.

@@ -12,13 +12,18 @@ public struct FirewallNetwork: Sendable, Hashable {
     public var ipv6: Bool
     /// Inter-container traffic is off (icc=false): its bridge ports are isolated.
     public var isolated: Bool
+    /// Where berthd answers the network's containers' DNS queries (its gateway, on user
+    /// networks): the host's input path must let those queries in.
+    public var dnsServer: IPv4Address?
 
-    public init(bridge: String, masquerade: Bool, isInternal: Bool, ipv6: Bool = false, isolated: Bool = false) {
+    public init(bridge: String, masquerade: Bool, isInternal: Bool, ipv6: Bool = false, isolated: Bool = false,
+                dnsServer: IPv4Address? = nil) {
         self.bridge = bridge
         self.masquerade = masquerade
         self.isInternal = isInternal
         self.ipv6 = ipv6
         self.isolated = isolated
+        self.dnsServer = dnsServer
     }
 }
 
@@ -73,4 +78,14 @@ public struct HostPortKey: Sendable, Hashable, CustomStringConvertible {
         let host = hostIP.map { $0.isIPv4 ? $0.description : "[\($0)]" } ?? (ipv6 ? "[::]" : "0.0.0.0")
         return "\(host):\(port)/\(transport.rawValue)"
     }
+}
+
+/// Who decides whether a published port answers traffic from outside the host.
+public enum PublishedPortsMode: String, Sendable, Hashable, CaseIterable {
+    /// Docker's way: DNAT before the host's input path, so a published port answers
+    /// whatever the host firewall's input policy says (its forward rules still apply).
+    case nat
+    /// The host firewall's input rules decide, as for any port of the host: traffic from
+    /// outside goes up the input path to berthd, which relays what arrives.
+    case hostFirewall = "host-firewall"
 }

@@ -1,5 +1,7 @@
 import BerthCore
+import Glibc
 import Logging
+import PortRelay
 
 /// What the firewall knows and holds: the libnftables context, the networks, published
 /// ports with the sockets holding their host ports, and cluster mode's remote containers.
@@ -17,6 +19,8 @@ final class FirewallState {
     /// Cluster mode: addresses of containers on other nodes (see `Ruleset`'s overlay_remote).
     private var remoteContainers: Set<IPv4Address> = []
     private var reservations = PortReservations()
+    /// Host-firewall mode: serves published ports to traffic from outside.
+    private let relay: PortRelay?
     /// The watcher's findings are acted on from `start` to `stop` only, so one on its way
     /// while the daemon stops cannot put back a table that `--cleanup` just removed.
     private var guarding = false
@@ -31,6 +35,7 @@ final class FirewallState {
         self.threadID = RulesetWatch.callingThreadID()
         self.options = options
         self.logger = logger
+        relay = options.publishedPorts == .hostFirewall ? PortRelay(logger: logger) : nil
     }
 
     // MARK: lifecycle
@@ -46,16 +51,35 @@ final class FirewallState {
                 }
             }
         }
+        for mapping in published.values.joined() {
+            do { try serveRelay(mapping) } catch {
+                logger.warning("a published port will not answer from outside", metadata: ["error": .string("\(error)")])
+            }
+        }
         self.networks = Dictionary(networks.map { ($0.bridge, $0) }, uniquingKeysWith: { $1 })
         self.published = published
         try applyAll()
         guarding = true
     }
 
-    /// Stops acting on the watcher's findings; with `removeRules`, deletes berth's table.
+    /// Stops acting on the watcher's findings; with `removeRules`, deletes berth's table
+    /// and its rule in other programs' chains.
     func stop(removeRules: Bool) throws(BerthError) {
         guarding = false
-        if removeRules { try nftables.run(Ruleset.removeAll()) }
+        guard removeRules else { return }
+        if let removal = ForeignChains.removal(try listRuleset()) { try nftables.runJSON(removal) }
+        try nftables.run(Ruleset.removeAll())
+    }
+
+    /// Another program changed the ruleset: berth's rule in other tables' drop-policy
+    /// chains is put back where needed (see `ForeignChains`). A failure is logged: the
+    /// next change tries again, and berth's own table is untouched by it.
+    func reconcileForeign(reason: String) {
+        guard guarding else { return }
+        do { try reconcileForeignChains() } catch {
+            logger.error("cannot put berth's rule in other firewalls' chains", metadata: [
+                "reason": .string(reason), "error": .string("\(error)")])
+        }
     }
 
     /// Someone else removed part of our table (`nft flush ruleset`, say): put it all back.
@@ -110,18 +134,24 @@ final class FirewallState {
                 chosen += mappings
             }
             let previous = published[container] ?? []
+            let kept = Set(chosen.map(\.hostKey))
+            for mapping in chosen { try serveRelay(mapping) }
             var script = ""
             if !previous.isEmpty { script += Ruleset.removePorts(previous) }
             script += Ruleset.addPorts(chosen)
             try nftables.run(script)
-            for mapping in previous where !chosen.contains(where: { $0.hostKey == mapping.hostKey }) {
+            for mapping in previous where !kept.contains(mapping.hostKey) {
+                relay?.stop(key: mapping.hostKey.description)
                 reservations.release(mapping.hostKey)
             }
             published[container] = chosen
             return chosen
         } catch {
             let kept = Set((published[container] ?? []).map(\.hostKey))
-            for mapping in chosen where !kept.contains(mapping.hostKey) { reservations.release(mapping.hostKey) }
+            for mapping in chosen where !kept.contains(mapping.hostKey) {
+                relay?.stop(key: mapping.hostKey.description)
+                reservations.release(mapping.hostKey)
+            }
             throw error
         }
     }
@@ -129,7 +159,10 @@ final class FirewallState {
     /// Removes a container's DNAT entries and frees its host ports.
     func removePorts(of container: String) {
         guard let mappings = published.removeValue(forKey: container) else { return }
-        for mapping in mappings { reservations.release(mapping.hostKey) }
+        for mapping in mappings {
+            relay?.stop(key: mapping.hostKey.description)
+            reservations.release(mapping.hostKey)
+        }
         do {
             try nftables.run(Ruleset.removePorts(mappings))
         } catch {
@@ -144,6 +177,22 @@ final class FirewallState {
     }
 
     // MARK: internals
+
+    /// Host-firewall mode: the relay serves the port's held socket.
+    private func serveRelay(_ mapping: PortMapping) throws(BerthError) {
+        guard let relay else { return }
+        guard let descriptor = reservations.duplicate(mapping.hostKey) else {
+            throw BerthError(.internal, "host port \(mapping.hostKey) is not held")
+        }
+        do {
+            try relay.serve(key: mapping.hostKey.description, descriptor: descriptor,
+                            transport: mapping.transport == .tcp ? .tcp : .udp,
+                            target: mapping.containerIP, port: mapping.containerPort)
+        } catch {
+            close(descriptor)
+            throw error
+        }
+    }
 
     /// A host port for one request: the one asked for, or the first free in its range
     /// (or in the ephemeral range), checked against berth's own mappings first so the
@@ -192,9 +241,32 @@ final class FirewallState {
         throw BerthError(.exhausted, "no free host port for \(request.containerPort)/\(request.transport.rawValue) in \(candidates.lowerBound)-\(candidates.upperBound)" + (lastError.map { " (last: \($0.message))" } ?? ""))
     }
 
+    /// berth's table whole (keeping the user's chain), then its rule in other tables.
     private func applyAll() throws(BerthError) {
+        let existing: TableListing
+        do {
+            existing = RulesetListing.table(try nftables.listJSON("list table \(Ruleset.qualified)"),
+                                            family: Ruleset.family, name: Ruleset.table)
+        } catch {
+            existing = TableListing()  // no table yet
+        }
         try nftables.run(Ruleset.full(networks: Array(networks.values), ports: published.values.flatMap { $0 }, options: options,
-                                      remoteContainers: remoteContainers))
+                                      remoteContainers: remoteContainers, existing: existing))
+        do { try reconcileForeignChains() } catch {
+            logger.error("cannot put berth's rule in other firewalls' chains", metadata: ["error": .string("\(error)")])
+        }
+    }
+
+    private func reconcileForeignChains() throws(BerthError) {
+        let chains = try listRuleset()
+        guard let commands = ForeignChains.reconcile(chains) else { return }
+        try nftables.runJSON(commands)
+        logger.info("berth's rule is last in other firewalls' drop-policy chains",
+                    metadata: ["chains": .string(ForeignChains.guarded(chains).joined(separator: ", "))])
+    }
+
+    private func listRuleset() throws(BerthError) -> [ListedChain] {
+        RulesetListing.parse(try nftables.listJSON("list ruleset")).chains
     }
 }
 

@@ -37,6 +37,22 @@ final class Nftables {
         return output
     }
 
+    /// Runs a `list` command and returns its JSON (libnftables' JSON schema), set
+    /// elements left out.
+    func listJSON(_ command: String) throws(BerthError) -> String {
+        nft_ctx_output_set_flags(context, UInt32(NFT_CTX_OUTPUT_TERSE) | UInt32(NFT_CTX_OUTPUT_JSON))
+        defer { nft_ctx_output_set_flags(context, UInt32(NFT_CTX_OUTPUT_TERSE)) }
+        return try run(command)
+    }
+
+    /// Runs commands written in libnftables' JSON schema, as one transaction.
+    func runJSON(_ commands: String) throws(BerthError) {
+        // With JSON output on, libnftables reads its input as JSON too.
+        nft_ctx_output_set_flags(context, UInt32(NFT_CTX_OUTPUT_TERSE) | UInt32(NFT_CTX_OUTPUT_JSON))
+        defer { nft_ctx_output_set_flags(context, UInt32(NFT_CTX_OUTPUT_TERSE)) }
+        try run(commands)
+    }
+
     /// libnftables reports an error as the message followed by the offending line and a
     /// marker line; the message is the part a user can act on.
     static func firstError(_ text: String) -> String {

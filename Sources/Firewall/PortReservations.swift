@@ -3,8 +3,9 @@ import Glibc
 
 /// Host ports held by bound sockets, as Docker does without its proxy: a bound socket
 /// keeps any other program (or another container) from taking the port, and binding
-/// tells whether the address is the host's and the port free. The sockets never listen:
-/// published traffic is rewritten by DNAT before it could reach them.
+/// tells whether the address is the host's and the port free. In nat mode the sockets
+/// never listen: published traffic is rewritten by DNAT before it could reach them. In
+/// host-firewall mode berthd's relay serves them.
 struct PortReservations: ~Copyable {
     private var sockets: [HostPortKey: Int32] = [:]
 
@@ -13,6 +14,14 @@ struct PortReservations: ~Copyable {
     }
 
     func isHeld(_ key: HostPortKey) -> Bool { sockets[key] != nil }
+
+    /// A second descriptor of the socket holding `key` (host-firewall mode's relay serves
+    /// it); the port stays held until both are closed.
+    func duplicate(_ key: HostPortKey) -> Int32? {
+        guard let descriptor = sockets[key] else { return nil }
+        let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+        return copy >= 0 ? copy : nil
+    }
 
     /// Binds the host side of a mapping; throws the reason a user can act on.
     mutating func reserve(_ key: HostPortKey) throws(BerthError) {

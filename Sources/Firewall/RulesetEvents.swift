@@ -4,6 +4,8 @@ import Netlink
 public enum RulesetEvent: Sendable, Equatable {
     /// A table, chain, rule or set of the named table was deleted.
     case deleted(table: String)
+    /// A table, chain, rule or set of the named table was added or changed.
+    case changed(table: String)
     /// A transaction was committed by the process with this pid: the objects announced
     /// since the previous one belong to it.
     case committed(pid: UInt32)
@@ -18,6 +20,10 @@ public enum RulesetEvents {
     // NFT_MSG_* values that delete something; each carries the table name as attribute 1
     // (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE).
     static let deletions: Set<UInt16> = [2, 5, 8, 11]
+    /// NFT_MSG_NEWTABLE, NEWCHAIN (a policy change too), NEWRULE, NEWSET: what can change
+    /// whether another table drops berth's traffic. Set elements are left out: other
+    /// programs change theirs all the time, and they never change a chain's shape.
+    static let additions: Set<UInt16> = [0, 3, 6, 9]
     static let newGeneration: UInt16 = 15  // NFT_MSG_NEWGEN
     static let tableAttribute: UInt16 = 1
     static let processIDAttribute: UInt16 = 2  // NFTA_GEN_PROC_PID, big-endian
@@ -36,6 +42,8 @@ public enum RulesetEvents {
             guard let attributes = try? message.attributes(after: headerSize) else { continue }
             if deletions.contains(kind), let table = attributes[type: tableAttribute]?.string {
                 events.append(.deleted(table: table))
+            } else if additions.contains(kind), let table = attributes[type: tableAttribute]?.string {
+                events.append(.changed(table: table))
             } else if kind == newGeneration, let pid = attributes[type: processIDAttribute], pid.payload.count == 4 {
                 let bytes = Array(pid.payload)
                 let value = bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
@@ -54,6 +62,11 @@ public enum RulesetEvents {
         /// that sends berth's transactions as well as the process id.
         public let ownPIDs: Set<UInt32>
         private var pendingDeletion = false
+        private var pendingForeign = false
+        /// Whether a transaction of another process changed a table other than berth's
+        /// since `takeForeignChange` was last called: berth's rule in other programs'
+        /// chains may need to be put back (`ForeignChains`).
+        public private(set) var foreignChange = false
 
         public init(table: String, ownPID: UInt32) {
             self.init(table: table, ownPIDs: [ownPID])
@@ -68,12 +81,26 @@ public enum RulesetEvents {
         public mutating func observe(_ event: RulesetEvent) -> Bool {
             switch event {
             case .deleted(let name):
-                if name == table { pendingDeletion = true }
+                if name == table { pendingDeletion = true } else { pendingForeign = true }
+                return false
+            case .changed(let name):
+                if name != table { pendingForeign = true }
                 return false
             case .committed(let pid):
-                defer { pendingDeletion = false }
-                return pendingDeletion && !ownPIDs.contains(pid)
+                defer {
+                    pendingDeletion = false
+                    pendingForeign = false
+                }
+                let foreign = !ownPIDs.contains(pid)
+                if foreign && pendingForeign { foreignChange = true }
+                return pendingDeletion && foreign
             }
+        }
+
+        /// Reads and clears `foreignChange`.
+        public mutating func takeForeignChange() -> Bool {
+            defer { foreignChange = false }
+            return foreignChange
         }
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import Netlink
 import Threads
 
@@ -17,7 +18,10 @@ struct RulesetWatch {
     static let receiveTimeout: Duration = .milliseconds(500)
 
     private let socket: NetlinkSocket
-    private var tamper: RulesetEvents.Tamper
+    var tamper: RulesetEvents.Tamper
+    /// One reconcile waiting on the firewall's thread is enough: ufw's reload or dockerd's
+    /// start commit dozens of times in a row, and a reconcile lists the whole ruleset.
+    let reconcileQueued = PendingFlag()
 
     /// Opens the socket (on the new thread, in the namespace of the thread calling this,
     /// which the new thread inherits) and starts watching. `firewallThreadID` is the
@@ -33,8 +37,17 @@ struct RulesetWatch {
             name: "berth-nft-watch",
             makeContext: { try RulesetWatch(ownPIDs: ownPIDs) },
             idle: { watch in
-                if let reason = watch.waitForTamper() {
+                let tampered = watch.waitForTamper()
+                let foreignChange = watch.tamper.takeForeignChange()
+                if let reason = tampered {
+                    // A restore reconciles the other tables too.
                     firewall.submit { state in state.restore(reason: reason) }
+                } else if foreignChange, watch.reconcileQueued.claim() {
+                    let queued = watch.reconcileQueued
+                    firewall.submit { state in
+                        queued.release()
+                        state.reconcileForeign(reason: "another program changed the ruleset")
+                    }
                 }
                 return .zero
             })
@@ -57,6 +70,15 @@ struct RulesetWatch {
         guard count > 0, count <= buffer.count else { return nil }
         let link = String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return link.split(separator: "/").last.flatMap { UInt32($0) }
+    }
+
+    /// A flag set by one thread and cleared by another.
+    final class PendingFlag: Sendable {
+        private let pending = Mutex(false)
+
+        /// Sets the flag; false when it was already set.
+        func claim() -> Bool { pending.withLock { wasSet in defer { wasSet = true }; return !wasSet } }
+        func release() { pending.withLock { $0 = false } }
     }
 
     /// Waits up to `receiveTimeout` for one datagram of notifications; returns why the

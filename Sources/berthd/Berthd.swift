@@ -1,6 +1,7 @@
 import ArgumentParser
 import BerthCore
 import Daemon
+import Firewall
 import Foundation
 import Logging
 
@@ -31,6 +32,9 @@ struct Berthd: AsyncParsableCommand {
     var logLevel = "info"
     @Option(name: .customLong("ip-masq"), help: "Masquerade containers' outbound traffic (--ip-masq=false turns it off)")
     var ipMasquerade = true
+    @Option(name: .customLong("published-ports"),
+            help: "Who lets traffic from outside reach published ports: nat (Docker's way, whatever the host firewall's input policy) or host-firewall (the host firewall's input rules decide, as for any port of the host)")
+    var publishedPorts = "nat"
     @Flag(name: .customLong("cleanup"), help: "Remove berth's nftables rules when the daemon exits")
     var cleanup = false
     @Flag(help: "Start although the state database lost records: put back the copies kept beside it and adopt the running containers they name; leave the rest untouched")
@@ -102,6 +106,11 @@ struct Berthd: AsyncParsableCommand {
             resolvConfPath: resolvConf, runcPath: runtime, mtu: mtu, spareNamespaces: spareNamespaces)
         configuration.ipMasquerade = ipMasquerade
         configuration.cleanupOnExit = cleanup
+        guard let publishedPortsMode = PublishedPortsMode(rawValue: publishedPorts) else {
+            logger.critical("berthd cannot start: invalid --published-ports \"\(publishedPorts)\": nat or host-firewall")
+            throw ExitCode(1)
+        }
+        configuration.publishedPorts = publishedPortsMode
         configuration.stateRecovery = recover ? .recover : removeUnrecorded ? .removeUnrecorded : .refuse
         configuration.apiIdleTimeoutSeconds = apiIdleTimeout
         configuration.apiMaxConnections = apiMaxConnections

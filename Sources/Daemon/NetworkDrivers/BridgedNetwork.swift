@@ -22,7 +22,8 @@ struct BridgedNetwork: Sendable {
         let masquerade = ipMasquerade && DriverOptions.flag(network.options[DriverOptions.masquerade]) != false
         return FirewallNetwork(bridge: bridge, masquerade: masquerade && !network.isInternal,
                                isInternal: network.isInternal, ipv6: network.subnet6 != nil,
-                               isolated: !allowsInterContainer(network))
+                               isolated: !allowsInterContainer(network),
+                               dnsServer: network.predefined ? nil : network.gateway)
     }
 
     /// The interface a network's routed traffic arrives on and its subnets.

@@ -50,7 +50,8 @@ public final class BerthDaemon: Sendable {
             cluster = try await makeClusterStore(settings, daemonID: daemonID, worker: worker)
         }
         let tunnel = cluster.map(\.node.address).map { (local: $0, port: UInt16(4789)) }
-        let firewall = try Firewall(options: .init(bridgeNetfilter: Firewall.bridgeNetfilterActive(), overlayTunnel: tunnel),
+        let firewall = try Firewall(options: .init(bridgeNetfilter: Firewall.bridgeNetfilterActive(), overlayTunnel: tunnel,
+                                                   publishedPorts: configuration.publishedPorts),
                                     logger: logger)
         let controller = Controller(configuration: configuration, store: store, worker: worker, firewall: firewall,
                                     runtime: runtime, logger: logger, daemonID: daemonID, dns: dns, cluster: cluster)

@@ -1,4 +1,5 @@
 import BerthCore
+import Firewall
 import Foundation
 import IPAM
 
@@ -25,6 +26,8 @@ public struct DaemonConfiguration: Sendable {
     public var ipMasquerade: Bool = true
     /// Remove berth's nftables table when the daemon exits (`--cleanup`).
     public var cleanupOnExit: Bool = false
+    /// Who decides whether a published port answers from outside (`--published-ports`).
+    public var publishedPorts: PublishedPortsMode = .nat
     /// Cluster mode: etcd endpoints (`--cluster-store etcd://h:2379,...`), this node's
     /// underlay address (`--cluster-advertise`), TLS for etcd, and the node lease's TTL.
     public var cluster: ClusterConfiguration?
