@@ -50,6 +50,7 @@ public final class Firewall: Sendable {
         try Self.writeSysctl("/proc/sys/net/ipv4/ip_forward", "1")
         if networks.contains(where: \.ipv6) { try Self.writeSysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1") }
         for network in networks { allowLocalhost(network.bridge) }
+        warnAboutLegacyIptables()
         let firewallThreadID = try perform { state throws(BerthError) in
             try state.start(networks: networks, published: published)
             return state.threadID
@@ -156,6 +157,16 @@ public final class Firewall: Sendable {
     static func writeSysctl(_ path: String, _ value: String) throws(BerthError) {
         do { try value.write(toFile: path, atomically: false, encoding: .utf8) } catch {
             throw BerthError(.internal, "cannot set \(path) to \(value)", cause: error)
+        }
+    }
+
+    /// iptables-legacy's tables are not nftables': berth cannot put its rule in them
+    /// (`ForeignChains`), so a legacy FORWARD policy of DROP would drop its traffic.
+    func warnAboutLegacyIptables() {
+        // Unreadable: the legacy module is not loaded, nothing to warn about.
+        let names = (try? String(contentsOfFile: "/proc/net/ip_tables_names", encoding: .utf8)) ?? ""
+        if names.split(separator: "\n").contains("filter") {
+            logger.warning("iptables-legacy's filter table is in use: berth cannot let its traffic through it; if its FORWARD policy is DROP, add rules for berth's bridges there or use iptables-nft")
         }
     }
 
