@@ -43,6 +43,17 @@ import Testing
         }
     }
 
+    /// The host's input path must let containers' DNS queries reach berthd on the gateway
+    /// of a user network; the default bridge has no embedded DNS, so nothing is let in.
+    @Test func userNetworksLetDNSQueriesToTheirGatewayIn() async throws {
+        try await withDaemon { daemon in
+            let record = try await daemon.network("n1", subnet: "10.20.0.0/16", gateway: "10.20.0.254")
+            let bridge = try #require(record.bridgeName)
+            #expect(daemon.firewall.snapshot.networks[bridge]?.dnsServer?.description == "10.20.0.254")
+            #expect(daemon.firewall.snapshot.networks[daemon.configuration.bridgeName]?.dnsServer == nil)
+        }
+    }
+
     @Test func explicitSubnetGatewayAndRangeAreKeptAndUsed() async throws {
         try await withDaemon { daemon in
             try await daemon.network("n1", subnet: "10.20.0.0/16", gateway: "10.20.0.254", ipRange: "10.20.5.0/24")
