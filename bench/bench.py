@@ -16,6 +16,7 @@ from common import Cleanup, host_snapshot, run, stats
 from engines import Berth, Docker
 from peers import CNI, Floor, Netavark
 from scenarios import SCENARIOS
+import coexist  # noqa: F401  registers the coexist scenario
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # shared/ sits beside the repository; nlfloor.c is compiled from there at run time.
@@ -266,9 +267,11 @@ def target_of(row):
 
 
 def table(rows):
-    head = ["scenario", "N", "metric", "unit", *[c + (" p50/p99" if c == "berth" else " (x peer/berth)") for c in COLUMNS],
+    # Variants of berth a scenario runs beside it (berth-fw, ...) get columns of their own.
+    columns = COLUMNS + sorted({s for r in rows for s in r["results"]} - set(COLUMNS))
+    head = ["scenario", "N", "metric", "unit", *[c + (" p50/p99" if c == "berth" else " (x peer/berth)") for c in columns],
             "target"]
-    lines = [[r["scenario"], str(r["size"]), r["metric"], r["unit"], *[cell(r, c) for c in COLUMNS], target_of(r)]
+    lines = [[r["scenario"], str(r["size"]), r["metric"], r["unit"], *[cell(r, c) for c in columns], target_of(r)]
              for r in rows]
     widths = [max(len(x[i]) for x in [head, *lines]) for i in range(len(head))]
     out = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
