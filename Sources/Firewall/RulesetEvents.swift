@@ -26,6 +26,8 @@ public enum RulesetEvents {
     static let additions: Set<UInt16> = [0, 3, 6, 9]
     static let newGeneration: UInt16 = 15  // NFT_MSG_NEWGEN
     static let tableAttribute: UInt16 = 1
+    static let deleteRule: UInt16 = 8  // NFT_MSG_DELRULE
+    static let chainAttribute: UInt16 = 2  // NFTA_RULE_CHAIN
     static let processIDAttribute: UInt16 = 2  // NFTA_GEN_PROC_PID, big-endian
     /// struct nfgenmsg: family, version, resource id.
     static let headerSize = 4
@@ -41,7 +43,10 @@ public enum RulesetEvents {
             let kind = message.type & 0xff
             guard let attributes = try? message.attributes(after: headerSize) else { continue }
             if deletions.contains(kind), let table = attributes[type: tableAttribute]?.string {
-                events.append(.deleted(table: table))
+                // A rule deleted from the user's chain is the user's business: not a
+                // reason to rewrite berth's table (which would keep that chain anyway).
+                let chain = kind == deleteRule ? attributes[type: chainAttribute]?.string : nil
+                events.append(chain == Ruleset.userChain ? .changed(table: table) : .deleted(table: table))
             } else if additions.contains(kind), let table = attributes[type: tableAttribute]?.string {
                 events.append(.changed(table: table))
             } else if kind == newGeneration, let pid = attributes[type: processIDAttribute], pid.payload.count == 4 {

@@ -21,6 +21,15 @@ import Testing
         return message(kind: 15, attributes: writer)
     }
 
+    @Test func aRuleDeletedFromTheUserChainIsNotTampering() {
+        var user = named("berth")
+        user.append(2, bytes: Array("user".utf8) + [0])
+        var forward = named("berth")
+        forward.append(2, bytes: Array("forward".utf8) + [0])
+        let datagram = message(kind: 8, attributes: user) + message(kind: 8, attributes: forward) + message(kind: 6, attributes: named("filter"))
+        #expect(RulesetEvents.parse(datagram) == [.changed(table: "berth"), .deleted(table: "berth"), .changed(table: "filter")])
+    }
+
     @Test func parsesDeletionsAndCommits() {
         let datagram = message(kind: 2, attributes: named("berth")) + message(kind: 8, attributes: named("filter"))
             + message(kind: 12, attributes: named("berth")) + generation(pid: 4242)
