@@ -51,9 +51,8 @@ class Workload:
         self.web_ip = host.ip_of(self.web, self.net_a)
 
     def bridge_of(self, network):
-        return self.host.berth("network", "inspect", "-f", '{{index .Options "com.docker.network.bridge.name"}}',
-                               network).stdout.strip() or "br-" + self.host.berth(
-            "network", "inspect", "-f", "{{.Id}}", network).stdout.strip()[:12]
+        """The network's bridge: berth names it br-<first 12 of its ID>, as Docker does."""
+        return "br-" + self.host.docker("network", "inspect", "-f", "{{.Id}}", network).stdout.strip()[:12]
 
     # --- probes: each True when the path carried the traffic -----------------------
     def _exec(self, container, *command, timeout=15):

@@ -199,3 +199,47 @@ def test_overlay_across_nodes_with_drop_policies(make_host):
         assert node2.berth("exec", "hf-o2", "wget", "-T", "3", "-qO-", "http://hf-o1/", check=False).stdout.strip() == PAGE
     finally:
         cluster.cleanup()
+
+
+# --- the user chain: DOCKER-USER's counterpart in berth's table ---------------------
+
+def user_chain(host):
+    return chain_rules(host, "inet", "berth", "user")
+
+
+def test_user_chain_rules_are_final_and_kept(make_host):
+    host = make_host()
+    outside = host.add_outside()
+    workload = Workload(host, outside)
+    workload.assert_paths()
+    probes = workload.probes()
+    lan = "published port from the LAN"
+    # berth's forward chain jumps to `user` before anything else of its own.
+    first = chain_rules(host, "inet", "berth", "forward")[0]
+    assert {"jump": {"target": "user"}} in first["expr"], first
+    assert user_chain(host) == []
+
+    host.sh("nft add rule inet berth user tcp dport 80 drop")
+    wait_until(lambda: not probes[lan](), timeout=5, message="the user's port drop to win")
+    assert probes["outbound to the internet"]()
+    assert not probes["hairpin: container to the host's address and published port"]()
+    kept = user_chain(host)
+
+    # berth rewrites its own table (a new network) and restarts: the user's rule stays,
+    # the very same rule (same handle), and still wins.
+    host.berth("network", "create", "--subnet", "10.84.0.0/24", "hfc")
+    host.berth("run", "-d", "--name", "hf-later", "--network", "hfc", "-p", "8081:80", "busybox", *WEB)
+    assert user_chain(host) == kept
+    host.restart()
+    assert user_chain(host) == kept
+    assert not probes[lan]()
+    assert not in_netns(outside, ["curl", "-s", "--max-time", "3", f"http://{HOST_IP}:8081/"]).stdout.strip()
+
+    # A source drop instead: the LAN client is out, the host itself is not.
+    host.sh(f"nft flush chain inet berth user && nft add rule inet berth user ip saddr {LAN_IP} drop")
+    wait_until(lambda: not probes[lan](), timeout=5, message="the user's source drop to win")
+    assert probes["published port from the host at its own address"]()
+    host.sh("nft flush chain inet berth user")
+    workload.assert_paths()
+    # The later container's port was closed by the user's rule alone.
+    assert in_netns(outside, ["curl", "-s", "--max-time", "3", f"http://{HOST_IP}:8081/"]).stdout.strip() == PAGE
