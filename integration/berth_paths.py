@@ -49,6 +49,9 @@ class Workload:
         for name, network in ((self.client, self.net_a), (self.stranger, self.net_b)):
             host.berth("run", "-d", "--name", name, "--network", network, "busybox", "sleep", "600")
         self.web_ip = host.ip_of(self.web, self.net_a)
+        sandbox = host.inspect(self.web)["NetworkSettings"]["SandboxKey"]
+        wait_until(lambda: ":80 " in subprocess.run(["nsenter", f"--net={sandbox}", "ss", "-lnt"], capture_output=True,
+                                                    text=True).stdout, message="httpd in the web container")
 
     def bridge_of(self, network):
         """The network's bridge: berth names it br-<first 12 of its ID>, as Docker does."""
@@ -73,15 +76,15 @@ class Workload:
             "published port from the host at its own address": lambda: self._page(host.sh(
                 f"curl -s --max-time 3 http://{HOST_IP}:{port}/", check=False)),
             "hairpin: container to the host's address and published port": lambda: self._page(self._exec(
-                self.client, "wget", "-T", "3", "-qO-", f"http://{HOST_IP}:{port}/")),
+                self.client, "timeout", "3", "wget", "-qO-", f"http://{HOST_IP}:{port}/")),
             "container to container: ping": lambda: self._exec(
                 self.client, "ping", "-c", "1", "-W", "2", web_ip).returncode == 0,
             "container to container: TCP": lambda: self._page(self._exec(
-                self.client, "wget", "-T", "3", "-qO-", f"http://{web_ip}/")),
+                self.client, "timeout", "3", "wget", "-qO-", f"http://{web_ip}/")),
             "DNS by name on a user network": lambda: web_ip in self._exec(
                 self.client, "nslookup", self.web).stdout.split("Name:", 1)[-1],
             "other network reaches the web container (must not)": lambda: self._page(self._exec(
-                self.stranger, "wget", "-T", "2", "-qO-", f"http://{web_ip}/")),
+                self.stranger, "timeout", "2", "wget", "-qO-", f"http://{web_ip}/")),
         }
 
     def expected(self, overrides=None):

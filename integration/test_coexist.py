@@ -194,9 +194,9 @@ def test_overlay_across_nodes_with_drop_policies(make_host):
         # tracked, so no ESTABLISHED rule lets it in).
         wait_until(lambda: node1.berth("exec", "hf-o1", "ping", "-c", "1", "-W", "1", far, check=False).returncode == 0,
                    timeout=10, message="a ping across the overlay")
-        page = node1.berth("exec", "hf-o1", "wget", "-T", "3", "-qO-", f"http://{far}/", check=False)
+        page = node1.berth("exec", "hf-o1", "timeout", "3", "wget", "-qO-", f"http://{far}/", check=False)
         assert page.stdout.strip() == PAGE, page.stderr
-        assert node2.berth("exec", "hf-o2", "wget", "-T", "3", "-qO-", "http://hf-o1/", check=False).stdout.strip() == PAGE
+        assert node2.berth("exec", "hf-o2", "timeout", "3", "wget", "-qO-", "http://hf-o1/", check=False).stdout.strip() == PAGE
     finally:
         cluster.cleanup()
 
