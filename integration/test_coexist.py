@@ -187,16 +187,15 @@ def test_overlay_across_nodes_with_drop_policies(make_host):
         for index, node in enumerate(cluster.nodes, start=1):
             node.berth("run", "-d", "--name", f"hf-o{index}", "--network", "hfov", "busybox", *WEB)
         far = node2.ip_of("hf-o2", "hfov")
-        for node in cluster.nodes:
-            wait_until(lambda: berth_rule_placement(node) == {"ip filter FORWARD": True, "ip filter INPUT": True},
-                       timeout=5, message="berth's rules at the end of FORWARD and INPUT")
         # VXLAN between the nodes passes their INPUT only by berth's mark (it is not
         # tracked, so no ESTABLISHED rule lets it in).
         wait_until(lambda: node1.berth("exec", "hf-o1", "ping", "-c", "1", "-W", "1", far, check=False).returncode == 0,
-                   timeout=10, message="a ping across the overlay")
+                   timeout=10, message="a ping across the overlay, through both nodes' INPUT policy drop")
         page = node1.berth("exec", "hf-o1", "timeout", "3", "wget", "-qO-", f"http://{far}/", check=False)
         assert page.stdout.strip() == PAGE, page.stderr
         assert node2.berth("exec", "hf-o2", "timeout", "3", "wget", "-qO-", "http://hf-o1/", check=False).stdout.strip() == PAGE
+        for node in cluster.nodes:
+            assert berth_rule_placement(node) == {"ip filter FORWARD": True, "ip filter INPUT": True}
     finally:
         cluster.cleanup()
 
