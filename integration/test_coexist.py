@@ -132,7 +132,7 @@ def dockerd(make_host):
 
 @pytest.mark.parametrize("order", ["dockerd first", "berthd first"])
 def test_dockerd_beside_berthd(make_host, dockerd, order):
-    host = make_host(start=False)
+    host = make_host(start=False, extra_args=["--cleanup"])
     outside = host.add_outside()
     docker = dockerd(host)
     if order == "dockerd first":
@@ -161,6 +161,13 @@ def test_dockerd_beside_berthd(make_host, dockerd, order):
                == PAGE, timeout=10, message="docker's published port from the LAN")
     # And berth's still do, with Docker's container running beside them.
     workload.assert_paths()
+
+    # berthd --cleanup exits: only berth's rules go, dockerd's stay as they were and work.
+    others = foreign_ruleset(host), foreign_iptables_save(host)
+    host.stop()
+    assert rules_with_comment(host) == []
+    assert (foreign_ruleset(host), foreign_iptables_save(host)) == others
+    assert in_netns(outside, ["curl", "-s", "--max-time", "3", f"http://{HOST_IP}:8090/"]).stdout.strip() == PAGE
 
 
 # --- overlays across nodes whose firewalls drop by default ------------------------

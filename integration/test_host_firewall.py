@@ -15,7 +15,8 @@ import pytest
 from berth_paths import CLIENT, HOST_IP, SERVER, Workload
 from firewall_daemons import UfwInNamespace
 from harness import wait_until
-from host_firewalls import berth_rule_placement, real_host_firewall
+from host_firewalls import (berth_rule_placement, foreign_iptables_save, foreign_ruleset, real_host_firewall,
+                            rules_with_comment)
 
 UFW_FILES = ("/etc/ufw", "/etc/default/ufw", "/lib/ufw")
 LAN = "published port from the LAN"
@@ -66,7 +67,7 @@ def ufw_chains():
 
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_nat_mode_under_ufw_defaults(make_host, when):
-    host, outside, ufw = with_ufw(make_host, when)
+    host, outside, ufw = with_ufw(make_host, when, extra_args=["--cleanup"])
     workload = Workload(host, outside)
     workload.assert_paths()
     assert berth_rule_placement(host) == ufw_chains()
@@ -75,6 +76,13 @@ def test_nat_mode_under_ufw_defaults(make_host, when):
     ufw("reload")
     workload.assert_paths()
     assert berth_rule_placement(host) == ufw_chains()
+
+    # berthd --cleanup exits: its rules leave ufw's chains, ufw's own stay as they were.
+    others, status = (foreign_ruleset(host), foreign_iptables_save(host)), ufw("status", "verbose").stdout
+    host.stop()
+    assert rules_with_comment(host) == []
+    assert (foreign_ruleset(host), foreign_iptables_save(host)) == others
+    assert ufw("status", "verbose").stdout == status
 
 
 def peer_container(host, name, port):
