@@ -88,10 +88,6 @@ def forward_drop(host):
     host.sh("iptables -P FORWARD DROP")
 
 
-def input_drop(host):
-    host.sh("iptables -P INPUT DROP")
-
-
 def user_drop_table(host, table=USER_TABLE):
     """A hand-written nft table as a strict admin writes it: forward and input base chains
     with policy drop and no rule at all (every path berth needs must come from its mark)."""
