@@ -200,7 +200,10 @@ def test_overlay_across_nodes_with_drop_policies(make_host):
                    timeout=10, message="a ping across the overlay, through both nodes' INPUT policy drop")
         page = node1.berth("exec", "hf-o1", "timeout", "3", "wget", "-qO-", f"http://{far}/", check=False)
         assert page.stdout.strip() == PAGE, page.stderr
-        assert node2.berth("exec", "hf-o2", "timeout", "3", "wget", "-qO-", "http://hf-o1/", check=False).stdout.strip() == PAGE
+        # By name: the other node's record comes through etcd, and the query goes to the
+        # container's gateway on its own node.
+        wait_until(lambda: node2.berth("exec", "hf-o2", "timeout", "3", "wget", "-qO-", "http://hf-o1/",
+                                       check=False).stdout.strip() == PAGE, timeout=10, message="hf-o1 by name from node2")
         for node in cluster.nodes:
             assert berth_rule_placement(node) == {"ip filter FORWARD": True, "ip filter INPUT": True}
     finally:
