@@ -44,6 +44,19 @@ def test_iptables_forward_drop(make_host, when):
     workload.assert_paths()
     assert berth_rule_placement(host) == {"ip filter FORWARD": True}
 
+    # The user flushes the chain: berth's rule is missing, berthd adds it back.
+    host.sh("iptables -F FORWARD")
+    wait_until(lambda: berth_rule_placement(host) == {"ip filter FORWARD": True}, timeout=5,
+               message="berth's rule back after iptables -F FORWARD")
+    # The policy is no longer drop: berth's rule has no reason to be there and goes.
+    host.sh("iptables -P FORWARD ACCEPT")
+    wait_until(lambda: rules_with_comment(host) == [], timeout=5, message="berth's rule to go with the drop policy")
+    workload.assert_paths()
+    forward_drop(host)
+    wait_until(lambda: berth_rule_placement(host) == {"ip filter FORWARD": True}, timeout=5,
+               message="berth's rule back with the drop policy")
+    workload.assert_paths()
+
 
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_nft_drop_table_and_the_users_own_drops(make_host, when):
