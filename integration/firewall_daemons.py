@@ -165,8 +165,12 @@ class DockerdInNamespace:
         return pids
 
     def stop(self):
-        """Stops dockerd (SIGTERM, as a service manager would), then everything it left."""
+        """Stops dockerd (SIGTERM, as a service manager would), then everything it left.
+        Its containers go first: dockerd waits seconds at SIGTERM for each one running."""
         if self.process and self.process.poll() is None:
+            containers = self.docker("ps", "-aq", check=False, timeout=20).stdout.split()
+            if containers:
+                self.docker("rm", "-f", *containers, check=False, timeout=30)
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=20)
