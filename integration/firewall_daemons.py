@@ -113,12 +113,20 @@ class DockerdInNamespace:
                                         start_new_session=True)
         log.close()
         deadline = time.time() + timeout
-        while self.docker("version", check=False).returncode != 0:
+        ours = os.readlink("/proc/self/ns/mnt")
+        while True:
+            # Known as soon as unshare made it, so that cleanup finds containerd even if
+            # dockerd never answers.
+            try:
+                mount_ns = os.readlink(f"/proc/{self.process.pid}/ns/mnt")
+                self.mount_ns = mount_ns if mount_ns != ours else self.mount_ns
+            except OSError:
+                pass
+            if self.mount_ns and self.docker("version", check=False).returncode == 0:
+                return self
             if self.process.poll() is not None or time.time() > deadline:
                 raise AssertionError(f"dockerd did not start:\n{self.log()}")
             time.sleep(0.2)
-        self.mount_ns = os.readlink(f"/proc/{self.process.pid}/ns/mnt")
-        return self
 
     def log(self):
         text = ""
@@ -177,6 +185,10 @@ class DockerdInNamespace:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)   # containerd, when the mount namespace is unknown
+        except (AttributeError, ProcessLookupError):
+            pass
         if self.mount_ns:
             for pid in self._processes_in_mount_ns():
                 try:
