@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from berth_paths import CLIENT, HOST_IP, SERVER, Workload
+from berth_paths import CLIENT, HOST_IP, LAN_IP, SERVER, Workload
 from firewall_daemons import UfwInNamespace
 from harness import wait_until
 from host_firewalls import (berth_rule_placement, foreign_iptables_save, foreign_ruleset, real_host_firewall,
@@ -76,6 +76,13 @@ def test_nat_mode_under_ufw_defaults(make_host, when):
     ufw("reload")
     workload.assert_paths()
     assert berth_rule_placement(host) == ufw_chains()
+
+    # A routed rule of the user's comes before berth's: it wins over berth's accept.
+    ufw("route", "deny", "from", LAN_IP)
+    workload.assert_paths(overrides={LAN: False})
+    assert berth_rule_placement(host) == ufw_chains()
+    ufw("route", "delete", "deny", "from", LAN_IP)
+    workload.assert_paths()
 
     # berthd --cleanup exits: its rules leave ufw's chains, ufw's own stay as they were.
     others, status = (foreign_ruleset(host), foreign_iptables_save(host)), ufw("status", "verbose").stdout
