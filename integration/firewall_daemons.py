@@ -47,10 +47,15 @@ class UfwInNamespace:
         shutil.copy("/usr/share/ufw/ufw.conf", os.path.join(self.etc, "ufw.conf"))
         sysctl = os.path.join(self.dir, "sysctl.conf")
         open(sysctl, "w").close()
+        # The package's defaults whatever the real host's admin set: deny incoming, deny
+        # routed, allow outgoing, IPv6 too, and ufw leaves the built-in chains' rules alone.
+        settings = {"IPV6": "yes", "DEFAULT_INPUT_POLICY": '"DROP"', "DEFAULT_OUTPUT_POLICY": '"ACCEPT"',
+                    "DEFAULT_FORWARD_POLICY": '"DROP"', "DEFAULT_APPLICATION_POLICY": '"SKIP"',
+                    "MANAGE_BUILTINS": "no", "IPT_MODULES": '""', "IPT_SYSCTL": sysctl}
         with open("/etc/default/ufw") as f:
-            lines = [line for line in f.read().splitlines() if not line.startswith("IPT_SYSCTL=")]
+            lines = [line for line in f.read().splitlines() if line.split("=", 1)[0] not in settings]
         with open(self.default, "w") as f:
-            f.write("\n".join(lines + [f"IPT_SYSCTL={sysctl}"]) + "\n")
+            f.write("\n".join(lines + [f"{k}={v}" for k, v in settings.items()]) + "\n")
 
     def __call__(self, *args, check=True):
         """Runs `ufw ARGS...` in the test namespace; returns the CompletedProcess."""
