@@ -17,6 +17,8 @@ final class FirewallState {
     /// Cluster mode: addresses of containers on other nodes (see `Ruleset`'s overlay_remote).
     private var remoteContainers: Set<IPv4Address> = []
     private var reservations = PortReservations()
+    /// Anti-spoofing: the guarded container ports, by port name (see `SpoofGuard`).
+    private var guarded: [String: GuardedEndpoint] = [:]
     /// The watcher's findings are acted on from `start` to `stop` only, so one on its way
     /// while the daemon stops cannot put back a table that `--cleanup` just removed.
     private var guarding = false
@@ -36,7 +38,7 @@ final class FirewallState {
     // MARK: lifecycle
 
     /// Holds the published ports and installs the whole table for what exists at start.
-    func start(networks: [FirewallNetwork], published: [String: [PortMapping]]) throws(BerthError) {
+    func start(networks: [FirewallNetwork], published: [String: [PortMapping]], guarded: [GuardedEndpoint] = []) throws(BerthError) {
         for (container, mappings) in published {
             for mapping in mappings {
                 do { try reservations.reserve(mapping.hostKey) } catch {
@@ -48,6 +50,7 @@ final class FirewallState {
         }
         self.networks = Dictionary(networks.map { ($0.bridge, $0) }, uniquingKeysWith: { $1 })
         self.published = published
+        self.guarded = Dictionary(guarded.map { ($0.port, $0) }, uniquingKeysWith: { $1 })
         try applyAll()
         guarding = true
     }
@@ -143,6 +146,31 @@ final class FirewallState {
         }
     }
 
+    /// Guards container ports (replacing what a port had before), in one transaction.
+    func guardEndpoints(_ endpoints: [GuardedEndpoint]) throws(BerthError) {
+        let latest = Dictionary(endpoints.map { ($0.port, $0) }, uniquingKeysWith: { $1 })
+        let changed = latest.values.filter { guarded[$0.port] != $0 }
+        guard !changed.isEmpty else { return }
+        let replaced = changed.compactMap { guarded[$0.port] }
+        try nftables.run(SpoofGuard.remove(replaced) + SpoofGuard.add(changed))
+        for endpoint in changed { guarded[endpoint.port] = endpoint }
+    }
+
+    /// Stops guarding ports; ports not guarded are skipped.
+    func unguard(ports: [String]) {
+        let removed = Set(ports).compactMap { guarded.removeValue(forKey: $0) }
+        guard !removed.isEmpty else { return }
+        do {
+            try nftables.run(SpoofGuard.remove(removed))
+        } catch {
+            // As for published ports: the kernel's table is not what we think; rewrite it.
+            logger.warning("removing guarded ports failed; rewriting berth's table", metadata: ["error": .string("\(error)")])
+            do { try applyAll() } catch {
+                logger.error("cannot rewrite berth's nftables table", metadata: ["error": .string("\(error)")])
+            }
+        }
+    }
+
     // MARK: internals
 
     /// A host port for one request: the one asked for, or the first free in its range
@@ -194,7 +222,7 @@ final class FirewallState {
 
     private func applyAll() throws(BerthError) {
         try nftables.run(Ruleset.full(networks: Array(networks.values), ports: published.values.flatMap { $0 }, options: options,
-                                      remoteContainers: remoteContainers))
+                                      remoteContainers: remoteContainers, guarded: Array(guarded.values)))
     }
 }
 

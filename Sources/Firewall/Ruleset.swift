@@ -60,7 +60,7 @@ public enum Ruleset {
 
     /// The whole table, replacing whatever is there, as one transaction.
     public static func full(networks: [FirewallNetwork], ports: [PortMapping], options: Options,
-                            remoteContainers: Set<IPv4Address> = []) -> String {
+                            remoteContainers: Set<IPv4Address> = [], guarded: [GuardedEndpoint] = []) -> String {
         let sortedNetworks = networks.sorted { $0.bridge < $1.bridge }
         let bridges = sortedNetworks.map { quoted($0.bridge) }
         let ownPairs = sortedNetworks.map { "\(quoted($0.bridge)) . \(quoted($0.bridge))" }
@@ -159,23 +159,24 @@ public enum Ruleset {
             "\t\toifname @bridges drop",
             "\t}",
             "}",
-            // The bridge table exists only when needed, but is always deleted, so a
-            // change of br_netfilter between runs leaves nothing stale.
+            // The bridge table is replaced whole too: it always holds the anti-spoofing
+            // guard (see `SpoofGuard`), and icc=false's rule without br_netfilter.
             "add table bridge \(table)",
             "delete table bridge \(table)",
+            "table bridge \(table) {",
         ]
+        lines += SpoofGuard.tableBody(guarded)
         if !options.bridgeNetfilter {
             // Without br_netfilter, icc=false is enforced where frames are forwarded
             // between ports. Hairpin traffic goes through the host, not port to port.
             lines += [
-                "table bridge \(table) {",
                 "\tchain forward {",
                 "\t\ttype filter hook forward priority filter; policy accept;",
                 "\t\tmeta iifgroup \(group) meta oifgroup \(group) drop",
                 "\t}",
-                "}",
             ]
         }
+        lines.append("}")
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -31,6 +31,9 @@ struct Berthd: AsyncParsableCommand {
     var logLevel = "info"
     @Option(name: .customLong("ip-masq"), help: "Masquerade containers' outbound traffic (--ip-masq=false turns it off)")
     var ipMasquerade = true
+    @Option(name: .customLong("anti-spoofing"),
+            help: "Containers on the default bridge send only from their own MAC and addresses (--anti-spoofing=false turns it off)")
+    var antiSpoofing = true
     @Flag(name: .customLong("cleanup"), help: "Remove berth's nftables rules when the daemon exits")
     var cleanup = false
     @Flag(help: "Start although the state database lost records: put back the copies kept beside it and adopt the running containers they name; leave the rest untouched")
@@ -101,6 +104,7 @@ struct Berthd: AsyncParsableCommand {
             root: root, execRoot: execRoot, socketPath: socket, bridgeName: bridge, bridgeIP: bridgeIP,
             resolvConfPath: resolvConf, runcPath: runtime, mtu: mtu, spareNamespaces: spareNamespaces)
         configuration.ipMasquerade = ipMasquerade
+        configuration.antiSpoofing = antiSpoofing
         configuration.cleanupOnExit = cleanup
         configuration.stateRecovery = recover ? .recover : removeUnrecorded ? .removeUnrecorded : .refuse
         configuration.apiIdleTimeoutSeconds = apiIdleTimeout

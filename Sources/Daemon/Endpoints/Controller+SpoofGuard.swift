@@ -1,0 +1,79 @@
+import BerthCore
+import Firewall
+import Synchronization
+
+/// Anti-spoofing: which endpoints the firewall guards (see `SpoofGuard`), so that a
+/// container sends only from its own MAC and addresses.
+extension Controller {
+    /// Bridge networks guard their endpoints unless made with
+    /// `-o berth.network.enable_anti_spoofing=false`; the default bridge follows
+    /// `berthd --anti-spoofing`. Overlay endpoints are on a bridge in the overlay's own
+    /// namespace, where the host's bridge table does not see them: not guarded (yet).
+    func guardsEndpoints(_ network: NetworkRecord) -> Bool {
+        guard network.driver == BridgeDriver.name else { return false }
+        if network.options[DriverOptions.defaultBridge] == "true" { return configuration.antiSpoofing }
+        return DriverOptions.flag(network.options[DriverOptions.antiSpoofing]) != false
+    }
+
+    /// What the firewall checks the endpoint's frames against; nil when its network does
+    /// not guard. The port is the endpoint's host end (a start may learn another: a spare's).
+    func guardedEndpoint(_ endpoint: EndpointRecord) -> GuardedEndpoint? {
+        guard let network = networks[endpoint.networkID], guardsEndpoints(network) else { return nil }
+        return GuardedEndpoint(port: endpoint.hostInterface, mac: endpoint.mac, ipv4: endpoint.ipv4, ipv6: endpoint.ipv6)
+    }
+
+    /// The guarded endpoints of running containers (berthd start puts them back).
+    func runningGuardedEndpoints() -> [GuardedEndpoint] {
+        containers.values.filter(\.isRunning).flatMap { $0.endpoints.compactMap { guardedEndpoint($0) } }
+    }
+}
+
+/// The guard job of a start: sent from the network worker's thread as soon as the ports
+/// are named, so the firewall's transaction runs while the worker configures the
+/// interfaces, and awaited before the container's process is launched.
+final class PendingGuard: Sendable {
+    private struct Sent {
+        var ports: [String]
+        var task: Task<Void, any Error>
+    }
+
+    private let sent = Mutex<Sent?>(nil)
+    private let firewall: any FirewallService
+    /// Per interface in the sandbox spec's order; nil for an interface that is not guarded.
+    private let identities: [GuardedEndpoint?]
+
+    init(firewall: any FirewallService, identities: [GuardedEndpoint?]) {
+        self.firewall = firewall
+        self.identities = identities
+    }
+
+    /// What `createSandbox` calls with the host ends' names; nil when nothing is guarded.
+    var onPortsNamed: (@Sendable ([String]) -> Void)? {
+        guard identities.contains(where: { $0 != nil }) else { return nil }
+        return { [self] names in self.send(names) }
+    }
+
+    private func send(_ names: [String]) {
+        let endpoints = zip(identities, names).compactMap { identity, name -> GuardedEndpoint? in
+            guard var endpoint = identity else { return nil }
+            endpoint.port = name
+            return endpoint
+        }
+        let firewall = self.firewall
+        let task = Task { try await firewall.guardEndpoints(endpoints) }
+        sent.withLock { $0 = Sent(ports: endpoints.map(\.port), task: task) }
+    }
+
+    /// The guarded ports once the firewall has them (none if nothing was sent); throws the
+    /// firewall's error.
+    func wait() async throws -> [String] {
+        guard let sent = sent.withLock({ $0 }) else { return [] }
+        try await sent.task.value
+        return sent.ports
+    }
+
+    /// After a failed sandbox: forgets whatever the guard added.
+    func withdraw() async {
+        if let ports = try? await wait(), !ports.isEmpty { firewall.unguardInBackground(ports: ports) }
+    }
+}
