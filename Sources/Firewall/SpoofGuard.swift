@@ -70,8 +70,9 @@ public enum SpoofGuard {
             "\tchain guard_port {",
             "\t\tiifname . ether saddr != @port_mac drop",
             // Only IPv4, ARP and IPv6: a VLAN tag or another protocol could carry a
-            // forged identity past these checks.
-            "\t\tether type vmap { ip : jump guard_ip4, arp : jump guard_arp, ip6 : jump guard_ip6 }",
+            // forged identity past these checks. `goto`, not `jump`: a frame that passes
+            // its family's chain must not come back here to the drop below.
+            "\t\tether type vmap { ip : goto guard_ip4, arp : goto guard_arp, ip6 : goto guard_ip6 }",
             "\t\tdrop",
             "\t}",
             "\tchain guard_ip4 {",

@@ -34,7 +34,7 @@ import Testing
     \t}
     \tchain guard_port {
     \t\tiifname . ether saddr != @port_mac drop
-    \t\tether type vmap { ip : jump guard_ip4, arp : jump guard_arp, ip6 : jump guard_ip6 }
+    \t\tether type vmap { ip : goto guard_ip4, arp : goto guard_arp, ip6 : goto guard_ip6 }
     \t\tdrop
     \t}
     \tchain guard_ip4 {
