@@ -16,6 +16,7 @@ from common import Cleanup, host_snapshot, run, stats
 from engines import Berth, Docker
 from peers import CNI, Floor, Netavark
 from scenarios import SCENARIOS
+import antispoof  # noqa: E402,F401  registers the `antispoof` scenario
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # shared/ sits beside the repository; nlfloor.c is compiled from there at run time.

@@ -10,6 +10,8 @@ import Logging
 /// it as one atomic transaction; a change the kernel refuses leaves the state as it was.
 final class FirewallState {
     private let nftables: Nftables
+    /// The guard's element changes, sent as raw batches (see `GuardBatch`).
+    private let guardBatch: GuardBatch
     private let options: Ruleset.Options
     private let logger: Logger
     private var networks: [String: FirewallNetwork] = [:]
@@ -30,6 +32,7 @@ final class FirewallState {
 
     init(options: Ruleset.Options, logger: Logger) throws(BerthError) {
         self.nftables = try Nftables()
+        self.guardBatch = try GuardBatch()
         self.threadID = RulesetWatch.callingThreadID()
         self.options = options
         self.logger = logger
@@ -152,7 +155,7 @@ final class FirewallState {
         let changed = latest.values.filter { guarded[$0.port] != $0 }
         guard !changed.isEmpty else { return }
         let replaced = changed.compactMap { guarded[$0.port] }
-        try nftables.run(SpoofGuard.remove(replaced) + SpoofGuard.add(changed))
+        try guardBatch.apply(removing: replaced, adding: changed)
         for endpoint in changed { guarded[endpoint.port] = endpoint }
     }
 
@@ -161,7 +164,7 @@ final class FirewallState {
         let removed = Set(ports).compactMap { guarded.removeValue(forKey: $0) }
         guard !removed.isEmpty else { return }
         do {
-            try nftables.run(SpoofGuard.remove(removed))
+            try guardBatch.apply(removing: removed, adding: [])
         } catch {
             // As for published ports: the kernel's table is not what we think; rewrite it.
             logger.warning("removing guarded ports failed; rewriting berth's table", metadata: ["error": .string("\(error)")])
