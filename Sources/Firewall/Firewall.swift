@@ -121,10 +121,19 @@ public final class Firewall: Sendable {
     }
 
     /// Anti-spoofing: from now on frames from these ports must carry their endpoint's
-    /// identity (see `SpoofGuard`); one transaction for all of them.
-    public func guardEndpoints(_ endpoints: [GuardedEndpoint]) async throws(BerthError) {
-        guard !endpoints.isEmpty else { return }
-        try await job { state throws(BerthError) in try state.guardEndpoints(endpoints) }
+    /// identity (see `SpoofGuard`), one transaction for all of them. Not awaited: queued
+    /// on the firewall's thread before this returns, `done` runs there with the outcome. A start calls it from the network worker's
+    /// thread the moment the ports are named, sparing a hop through the task pool.
+    public func guardEndpoints(_ endpoints: [GuardedEndpoint], done: @escaping @Sendable (BerthError?) -> Void) {
+        guard !endpoints.isEmpty else { return done(nil) }
+        thread.submit { state in
+            do throws(BerthError) {
+                try state.guardEndpoints(endpoints)
+                done(nil)
+            } catch {
+                done(error)
+            }
+        }
     }
 
     /// Forgets guarded ports without waiting (their veths are going away; deleting set

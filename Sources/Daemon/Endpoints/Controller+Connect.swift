@@ -57,23 +57,17 @@ extension Controller {
             let spec = try interfaceSpec(endpoint, defaultRoute: !live.endpoints.contains { $0.gateway != nil },
                                          defaultRoute6: !live.endpoints.contains { $0.gateway6 != nil })
             // Anti-spoofing's elements go in while the worker makes the interface.
-            let firewall = self.firewall
-            let guarding = guardedEndpoint(endpoint).map { identity in
-                Task { try await firewall.guardEndpoints([identity]) }
-            }
+            let guarding = PendingGuard(firewall: firewall, identities: [guardedEndpoint(endpoint)])
+            guarding.send([endpoint.hostInterface])
             do {
                 try await worker.attach(sandboxPath: live.sandboxPath ?? "", interface: spec)
             } catch {
-                if let guarding, (try? await guarding.value) != nil {
-                    firewall.unguardInBackground(ports: [endpoint.hostInterface])
-                }
+                await guarding.withdraw()
                 throw error
             }
             undo.add("remove the interface") { try await self.worker.detach(hostInterface: endpoint.hostInterface) }
-            if let guarding {
-                try await guarding.value
-                undo.add("stop guarding its port") { firewall.unguardInBackground(ports: [endpoint.hostInterface]) }
-            }
+            let guarded = try await guarding.wait()
+            if !guarded.isEmpty { undo.add("stop guarding its port") { self.firewall.unguardInBackground(ports: guarded) } }
             // The container may have stopped while the interface was made.
             guard var current = containers[record.id], case .running(var now) = current.state, now.pid == live.pid else {
                 throw BerthError.conflict("container \(record.name) stopped while it was being connected")

@@ -28,18 +28,24 @@ extension Controller {
     }
 }
 
-/// The guard job of a start: sent from the network worker's thread as soon as the ports
-/// are named, so the firewall's transaction runs while the worker configures the
-/// interfaces, and awaited before the container's process is launched.
+/// The guard job of a start or connect: sent to the firewall's thread as soon as the
+/// ports are named (from the network worker's thread, for a start), so the firewall's
+/// transaction runs while the worker configures the interfaces, and awaited before the
+/// container's process is launched or the connect is done.
 final class PendingGuard: Sendable {
-    private struct Sent {
-        var ports: [String]
-        var task: Task<Void, any Error>
+    private enum Outcome {
+        case notSent, pending, succeeded, failed(BerthError)
     }
 
-    private let sent = Mutex<Sent?>(nil)
+    private struct State {
+        var outcome = Outcome.notSent
+        var ports: [String] = []
+        var waiter: CheckedContinuation<Void, any Error>?
+    }
+
+    private let state = Mutex(State())
     private let firewall: any FirewallService
-    /// Per interface in the sandbox spec's order; nil for an interface that is not guarded.
+    /// Per interface in the spec's order; nil for an interface that is not guarded.
     private let identities: [GuardedEndpoint?]
 
     init(firewall: any FirewallService, identities: [GuardedEndpoint?]) {
@@ -53,26 +59,49 @@ final class PendingGuard: Sendable {
         return { [self] names in self.send(names) }
     }
 
-    private func send(_ names: [String]) {
+    /// Sends the guard for the interfaces' host ends, `names` in the spec's order.
+    func send(_ names: [String]) {
         let endpoints = zip(identities, names).compactMap { identity, name -> GuardedEndpoint? in
             guard var endpoint = identity else { return nil }
             endpoint.port = name
             return endpoint
         }
-        let firewall = self.firewall
-        let task = Task { try await firewall.guardEndpoints(endpoints) }
-        sent.withLock { $0 = Sent(ports: endpoints.map(\.port), task: task) }
+        guard !endpoints.isEmpty else { return }
+        state.withLock { state in
+            state.outcome = .pending
+            state.ports = endpoints.map(\.port)
+        }
+        firewall.guardEndpoints(endpoints) { [self] error in self.finish(error) }
+    }
+
+    private func finish(_ error: BerthError?) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            state.outcome = error.map { .failed($0) } ?? .succeeded
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        if let error { waiter?.resume(throwing: error) } else { waiter?.resume() }
     }
 
     /// The guarded ports once the firewall has them (none if nothing was sent); throws the
-    /// firewall's error.
+    /// firewall's error. One caller at a time.
     func wait() async throws -> [String] {
-        guard let sent = sent.withLock({ $0 }) else { return [] }
-        try await sent.task.value
-        return sent.ports
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let ready = state.withLock { state -> Result<Void, any Error>? in
+                switch state.outcome {
+                case .notSent, .succeeded: return .success(())
+                case .failed(let error): return .failure(error)
+                case .pending:
+                    state.waiter = continuation
+                    return nil
+                }
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
+        return state.withLock { $0.ports }
     }
 
-    /// After a failed sandbox: forgets whatever the guard added.
+    /// After a failed sandbox or interface: forgets whatever the guard added.
     func withdraw() async {
         if let ports = try? await wait(), !ports.isEmpty { firewall.unguardInBackground(ports: ports) }
     }

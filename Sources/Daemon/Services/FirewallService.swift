@@ -14,7 +14,7 @@ protocol FirewallService: AnyObject, Sendable {
     func unpublishInBackground(container: String)
     /// Anti-spoofing (see `SpoofGuard`): container ports whose frames must carry their
     /// endpoint's identity, added in one transaction, and forgotten without waiting.
-    func guardEndpoints(_ endpoints: [GuardedEndpoint]) async throws(BerthError)
+    func guardEndpoints(_ endpoints: [GuardedEndpoint], done: @escaping @Sendable (BerthError?) -> Void)
     func unguardInBackground(ports: [String])
 }
 

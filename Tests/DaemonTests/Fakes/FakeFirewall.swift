@@ -100,11 +100,15 @@ final class FakeFirewall: FirewallService {
         }
     }
 
-    func guardEndpoints(_ endpoints: [GuardedEndpoint]) async throws(BerthError) {
-        try begin("guardEndpoints")
-        await Task.yield()
-        state.withLock { state in
-            for endpoint in endpoints { state.guarded[endpoint.port] = endpoint }
+    func guardEndpoints(_ endpoints: [GuardedEndpoint], done: @escaping @Sendable (BerthError?) -> Void) {
+        do throws(BerthError) {
+            try begin("guardEndpoints")
+            state.withLock { state in
+                for endpoint in endpoints { state.guarded[endpoint.port] = endpoint }
+            }
+            done(nil)
+        } catch {
+            done(error)
         }
     }
 
