@@ -125,8 +125,9 @@ extension GuardSet {
         switch self {
         case .guardedPorts: return [port]
         case .portMAC, .portLinkLayer: return [port + mac]
-        case .portIPv4: return endpoint.ipv4.map { [port + $0.bytes] } ?? []
-        case .portIPv6, .portNDTarget: return endpoint.ipv6Addresses.map { port + $0.bytes }
+        case .portIPv4: return endpoint.ipv4.map { [port + mac + $0.bytes] } ?? []
+        case .portIPv6: return endpoint.ipv6Addresses.map { port + mac + $0.bytes }
+        case .portNDTarget: return endpoint.ipv6Addresses.map { port + $0.bytes }
         }
     }
 }

@@ -67,30 +67,31 @@ public enum SpoofGuard {
             "\t\ttype filter hook prerouting priority filter; policy accept;",
             "\t\tiifname @guarded_ports jump guard_port",
             "\t}",
-            "\tchain guard_port {",
-            "\t\tiifname . ether saddr != @port_mac drop",
             // Only IPv4, ARP and IPv6: a VLAN tag or another protocol could carry a
             // forged identity past these checks. `goto`, not `jump`: a frame that passes
             // its family's chain must not come back here to the drop below.
+            "\tchain guard_port {",
             "\t\tether type vmap { ip : goto guard_ip4, arp : goto guard_arp, ip6 : goto guard_ip6 }",
             "\t\tdrop",
             "\t}",
+            // MAC and address in one lookup: the data path pays one per packet.
             "\tchain guard_ip4 {",
-            "\t\tiifname . ip saddr != @port_ip4 drop",
+            "\t\tiifname . ether saddr . ip saddr != @port_ip4 drop",
             "\t}",
             "\tchain guard_arp {",
             "\t\tarp hlen != 6 drop",
             "\t\tarp plen != 4 drop",
+            "\t\tiifname . ether saddr != @port_mac drop",
             "\t\tiifname . arp saddr ether != @port_mac drop",
             // An address probe (RFC 5227) claims nothing: its sender address is 0.0.0.0.
             "\t\tarp saddr ip 0.0.0.0 return",
-            "\t\tiifname . arp saddr ip != @port_ip4 drop",
+            "\t\tiifname . ether saddr . arp saddr ip != @port_ip4 drop",
             "\t}",
             "\tchain guard_ip6 {",
             // Before an address is usable the kernel sends duplicate address detection
             // and multicast listener reports from the unspecified address.
-            "\t\tip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld-listener-report, mld2-listener-report } return",
-            "\t\tiifname . ip6 saddr != @port_ip6 drop",
+            "\t\tip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld-listener-report, mld2-listener-report } iifname . ether saddr @port_mac return",
+            "\t\tiifname . ether saddr . ip6 saddr != @port_ip6 drop",
             // nft 1.0.6 has no `icmpv6 taddr`: the target is the 16 bytes after the
             // ICMPv6 header's first 8, the first option (source/target link-layer
             // address, length 1) right after it.
@@ -136,8 +137,8 @@ enum GuardSet: String, CaseIterable {
         switch self {
         case .guardedPorts: "type ifname"
         case .portMAC: "type ifname . ether_addr"
-        case .portIPv4: "type ifname . ipv4_addr"
-        case .portIPv6: "type ifname . ipv6_addr"
+        case .portIPv4: "type ifname . ether_addr . ipv4_addr"
+        case .portIPv6: "type ifname . ether_addr . ipv6_addr"
         case .portNDTarget: "typeof iifname . @th,64,128"
         case .portLinkLayer: "typeof iifname . @th,208,48"
         }
@@ -148,8 +149,8 @@ enum GuardSet: String, CaseIterable {
         switch self {
         case .guardedPorts: return [port]
         case .portMAC: return ["\(port) . \(endpoint.mac)"]
-        case .portIPv4: return endpoint.ipv4.map { ["\(port) . \($0)"] } ?? []
-        case .portIPv6: return endpoint.ipv6Addresses.map { "\(port) . \($0)" }
+        case .portIPv4: return endpoint.ipv4.map { ["\(port) . \(endpoint.mac) . \($0)"] } ?? []
+        case .portIPv6: return endpoint.ipv6Addresses.map { "\(port) . \(endpoint.mac) . \($0)" }
         case .portNDTarget:
             return endpoint.ipv6Addresses.map { "\(port) . 0x\(Self.hex($0.high, digits: 16))\(Self.hex($0.low, digits: 16))" }
         case .portLinkLayer:
