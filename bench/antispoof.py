@@ -41,8 +41,10 @@ def antispoof(ctx, rounds=7, cycles=10, tcp_runs=7):
         eng.cli("network", "create", "-o", OPT_OUT, nets["off"])
         for case, net in nets.items():   # warm-up: the first start on a network makes its spare pairs
             _attach_samples(eng, net, 2)
-        for _ in range(rounds):
-            got = {case: _attach_samples(eng, net, cycles) for case, net in nets.items()}
+        # Each round swaps which case goes first, so neither always follows the other's load.
+        for round_number in range(rounds):
+            order = list(nets.items()) if round_number % 2 == 0 else list(reversed(nets.items()))
+            got = {case: _attach_samples(eng, net, cycles) for case, net in order}
             for case in got:
                 attach[case] += got[case]
             if got["on"] and got["off"]:
@@ -52,8 +54,8 @@ def antispoof(ctx, rounds=7, cycles=10, tcp_runs=7):
             for c in ("1", "2"):
                 eng.cli("run", "-d", "--name", f"as{case}{c}", "--network", net, eng.image, "sleep", "100000")
             servers[case] = (eng.sandbox_key(f"as{case}1"), eng.sandbox_key(f"as{case}2"), eng.ip_of(f"as{case}1", net))
-        for _ in range(tcp_runs):
-            for case in ("on", "off"):
+        for round_number in range(tcp_runs):
+            for case in ("on", "off") if round_number % 2 == 0 else ("off", "on"):
                 tcp[case].append(iperf(ctx, *servers[case]))
             tcp_ratios.append(100 * tcp["on"][-1] / tcp["off"][-1])
     metric = "attach in-daemon (ms), anti-spoofing"
