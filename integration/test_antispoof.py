@@ -202,6 +202,8 @@ def test_guard_follows_connect_disconnect_restart_and_default_bridge_flag(host, 
     attacker = run_container(open_host, "sp-a", "bridge", forger_dir)
     third = run_container(open_host, "sp-c", "bridge", forger_dir)
     assert guarded_ports(open_host) == []
+    bridge = json.loads(open_host.berth("network", "inspect", "bridge").stdout)[0]
+    assert bridge["Options"]["berth.network.enable_anti_spoofing"] == "false"
     count = counting(open_host, "sp-c", "sp-default")
     forge(open_host, "sp-a", "udp4", attacker["mac"], third["mac"], "172.17.99.99", third["ip"], "sp-default", "5")
     assert count() > 0

@@ -22,6 +22,17 @@ extension Controller {
         return GuardedEndpoint(port: endpoint.hostInterface, mac: endpoint.mac, ipv4: endpoint.ipv4, ipv6: endpoint.ipv6)
     }
 
+    /// A network's options as inspect shows them: an overlay's VNI as Docker shows it, and
+    /// the default bridge's anti-spoofing when `berthd --anti-spoofing=false` turned it off.
+    func shownOptions(_ network: NetworkRecord) -> [String: String] {
+        var options = network.options
+        if let vni = network.vni { options[DriverOptions.vxlanID] = String(vni) }
+        if network.options[DriverOptions.defaultBridge] == "true", !configuration.antiSpoofing {
+            options[DriverOptions.antiSpoofing] = "false"
+        }
+        return options
+    }
+
     /// The guarded endpoints of running containers (berthd start puts them back).
     func runningGuardedEndpoints() -> [GuardedEndpoint] {
         containers.values.filter(\.isRunning).flatMap { $0.endpoints.compactMap { guardedEndpoint($0) } }
