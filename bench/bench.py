@@ -17,6 +17,7 @@ from engines import Berth, Docker
 from peers import CNI, Floor, Netavark
 from scenarios import SCENARIOS
 import coexist  # noqa: F401  registers the coexist scenario
+import antispoof  # noqa: E402,F401  registers the `antispoof` scenario
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # shared/ sits beside the repository; nlfloor.c is compiled from there at run time.

@@ -24,7 +24,11 @@ public final class NetworkWorker: Sendable {
     /// namespace file's path with the host end's name of each interface: the spec's, or
     /// that of the spare's pair when the first interface used one. On failure nothing is
     /// left: veths are deleted and the namespace file removed.
-    public func createSandbox(_ spec: SandboxSpec) async throws -> Sandbox {
+    ///
+    /// `portsNamed`, if given, is called on the worker's thread with the host ends' names
+    /// as soon as they are decided, before the interfaces are configured: work keyed by
+    /// them (the anti-spoofing guard) can run meanwhile on another thread.
+    public func createSandbox(_ spec: SandboxSpec, portsNamed: (@Sendable ([String]) -> Void)? = nil) async throws -> Sandbox {
         let sandbox = try await thread.run { scope -> Sandbox in
             let host = scope.context
             // Overlay ports are made in the overlay's namespace: no ready pairs for them.
@@ -32,10 +36,10 @@ public final class NetworkWorker: Sendable {
             if shape != nil { host.hotShape = shape }
             if let shape, let found = host.pluggedSpares.firstIndex(where: { $0.port?.shape == shape }) {
                 let spare = host.pluggedSpares.remove(at: found)
-                return try Self.configure(spec, spare: spare, host: host)
+                return try Self.configure(spec, spare: spare, host: host, portsNamed: portsNamed)
             }
             if !host.spares.isEmpty {
-                return try Self.configure(spec, spare: host.spares.removeFirst(), host: host)
+                return try Self.configure(spec, spare: host.spares.removeFirst(), host: host, portsNamed: portsNamed)
             }
             let (namespace, inner) = try scope.createNamespace(at: spec.path) { namespace in
                 do {
@@ -50,7 +54,8 @@ public final class NetworkWorker: Sendable {
             }
             // Configured from the home namespace, as a spare is: the host end's sysctls
             // (see `plug`) are only reachable from there.
-            return try Self.configure(spec, spare: SpareNamespace(file: namespace, netlink: inner, port: nil), host: host)
+            return try Self.configure(spec, spare: SpareNamespace(file: namespace, netlink: inner, port: nil), host: host,
+                                      portsNamed: portsNamed)
         }
         refillSpares()
         return sandbox
@@ -59,8 +64,15 @@ public final class NetworkWorker: Sendable {
     /// Plugs every interface of `spec` into the namespace (the first through the spare's
     /// pair when it has one) and hands the namespace over: its descriptor is closed, or
     /// on failure the namespace is removed with the veths made.
-    private static func configure(_ spec: SandboxSpec, spare: SpareNamespace, host: HostLinks) throws -> Sandbox {
+    private static func configure(_ spec: SandboxSpec, spare: SpareNamespace, host: HostLinks,
+                                  portsNamed: (@Sendable ([String]) -> Void)?) throws -> Sandbox {
         defer { spare.file.close() }
+        if let portsNamed, !spec.interfaces.isEmpty {
+            // A spare's pair keeps its host end's name (`finish` even when it replaces it).
+            portsNamed(spec.interfaces.enumerated().map { position, interface in
+                position == 0 ? spare.port?.hostName ?? interface.hostName : interface.hostName
+            })
+        }
         var created: [String] = []
         do {
             for (position, interface) in spec.interfaces.enumerated() {

@@ -46,13 +46,14 @@ public final class Firewall: Sendable {
 
     /// Installs the whole table for what exists at start (after a restart, the running
     /// containers' ports), turns forwarding on, and starts guarding the table.
-    public func start(networks: [FirewallNetwork], published: [String: [PortMapping]]) throws(BerthError) {
+    public func start(networks: [FirewallNetwork], published: [String: [PortMapping]],
+                      guarded: [GuardedEndpoint] = []) throws(BerthError) {
         try Self.writeSysctl("/proc/sys/net/ipv4/ip_forward", "1")
         if networks.contains(where: \.ipv6) { try Self.writeSysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1") }
         for network in networks { allowLocalhost(network.bridge) }
         warnAboutLegacyIptables()
         let firewallThreadID = try perform { state throws(BerthError) in
-            try state.start(networks: networks, published: published)
+            try state.start(networks: networks, published: published, guarded: guarded)
             return state.threadID
         }
         do {
@@ -118,6 +119,30 @@ public final class Firewall: Sendable {
     /// queued before this returns, so any later publish of the same ports runs after it.
     public func unpublishInBackground(container: String) {
         thread.submit { state in state.removePorts(of: container) }
+    }
+
+    /// Anti-spoofing: from now on frames from these ports must carry their endpoint's
+    /// identity (see `SpoofGuard`), one transaction for all of them. Not awaited: queued
+    /// on the firewall's thread before this returns, `done` runs there with the outcome. A start calls it from the network worker's
+    /// thread the moment the ports are named, sparing a hop through the task pool.
+    public func guardEndpoints(_ endpoints: [GuardedEndpoint], done: @escaping @Sendable (BerthError?) -> Void) {
+        guard !endpoints.isEmpty else { return done(nil) }
+        thread.submit { state in
+            do throws(BerthError) {
+                try state.guardEndpoints(endpoints)
+                done(nil)
+            } catch {
+                done(error)
+            }
+        }
+    }
+
+    /// Forgets guarded ports without waiting (their veths are going away; deleting set
+    /// elements waits for the kernel's grace period). Queued before this returns, so a
+    /// later guard of the same port name runs after it.
+    public func unguardInBackground(ports: [String]) {
+        guard !ports.isEmpty else { return }
+        thread.submit { state in state.unguard(ports: ports) }
     }
 
     // MARK: internals

@@ -12,6 +12,8 @@ import PortRelay
 /// it as one atomic transaction; a change the kernel refuses leaves the state as it was.
 final class FirewallState {
     private let nftables: Nftables
+    /// The guard's element changes, sent as raw batches (see `GuardBatch`).
+    private let guardBatch: GuardBatch
     private let options: Ruleset.Options
     private let logger: Logger
     private var networks: [String: FirewallNetwork] = [:]
@@ -21,6 +23,8 @@ final class FirewallState {
     private var reservations = PortReservations()
     /// Host-firewall mode: serves published ports to traffic from outside.
     private let relay: PortRelay?
+    /// Anti-spoofing: the guarded container ports, by port name (see `SpoofGuard`).
+    private var guarded: [String: GuardedEndpoint] = [:]
     /// The watcher's findings are acted on from `start` to `stop` only, so one on its way
     /// while the daemon stops cannot put back a table that `--cleanup` just removed.
     private var guarding = false
@@ -32,6 +36,7 @@ final class FirewallState {
 
     init(options: Ruleset.Options, logger: Logger) throws(BerthError) {
         self.nftables = try Nftables()
+        self.guardBatch = try GuardBatch()
         self.threadID = RulesetWatch.callingThreadID()
         self.options = options
         self.logger = logger
@@ -41,7 +46,7 @@ final class FirewallState {
     // MARK: lifecycle
 
     /// Holds the published ports and installs the whole table for what exists at start.
-    func start(networks: [FirewallNetwork], published: [String: [PortMapping]]) throws(BerthError) {
+    func start(networks: [FirewallNetwork], published: [String: [PortMapping]], guarded: [GuardedEndpoint] = []) throws(BerthError) {
         for (container, mappings) in published {
             for mapping in mappings {
                 do { try reservations.reserve(mapping.hostKey) } catch {
@@ -58,6 +63,7 @@ final class FirewallState {
         }
         self.networks = Dictionary(networks.map { ($0.bridge, $0) }, uniquingKeysWith: { $1 })
         self.published = published
+        self.guarded = Dictionary(guarded.map { ($0.port, $0) }, uniquingKeysWith: { $1 })
         try applyAll()
         guarding = true
     }
@@ -176,6 +182,31 @@ final class FirewallState {
         }
     }
 
+    /// Guards container ports (replacing what a port had before), in one transaction.
+    func guardEndpoints(_ endpoints: [GuardedEndpoint]) throws(BerthError) {
+        let latest = Dictionary(endpoints.map { ($0.port, $0) }, uniquingKeysWith: { $1 })
+        let changed = latest.values.filter { guarded[$0.port] != $0 }
+        guard !changed.isEmpty else { return }
+        let replaced = changed.compactMap { guarded[$0.port] }
+        try guardBatch.apply(removing: replaced, adding: changed)
+        for endpoint in changed { guarded[endpoint.port] = endpoint }
+    }
+
+    /// Stops guarding ports; ports not guarded are skipped.
+    func unguard(ports: [String]) {
+        let removed = Set(ports).compactMap { guarded.removeValue(forKey: $0) }
+        guard !removed.isEmpty else { return }
+        do {
+            try guardBatch.apply(removing: removed, adding: [])
+        } catch {
+            // As for published ports: the kernel's table is not what we think; rewrite it.
+            logger.warning("removing guarded ports failed; rewriting berth's table", metadata: ["error": .string("\(error)")])
+            do { try applyAll() } catch {
+                logger.error("cannot rewrite berth's nftables table", metadata: ["error": .string("\(error)")])
+            }
+        }
+    }
+
     // MARK: internals
 
     /// Host-firewall mode: the relay serves the port's held socket.
@@ -251,7 +282,8 @@ final class FirewallState {
             existing = TableListing()  // no table yet
         }
         try nftables.run(Ruleset.full(networks: Array(networks.values), ports: published.values.flatMap { $0 }, options: options,
-                                      remoteContainers: remoteContainers, existing: existing))
+                                      remoteContainers: remoteContainers, existing: existing,
+                                      guarded: Array(guarded.values)))
         do { try reconcileForeignChains() } catch {
             logger.error("cannot put berth's rule in other firewalls' chains", metadata: ["error": .string("\(error)")])
         }

@@ -80,7 +80,8 @@ public enum Ruleset {
     /// what the kernel holds now, so that every other chain and set of the table, from
     /// this version or an older one, is replaced.
     public static func full(networks: [FirewallNetwork], ports: [PortMapping], options: Options,
-                            remoteContainers: Set<IPv4Address> = [], existing: TableListing = .init()) -> String {
+                            remoteContainers: Set<IPv4Address> = [], existing: TableListing = .init(),
+                            guarded: [GuardedEndpoint] = []) -> String {
         let sortedNetworks = networks.sorted { $0.bridge < $1.bridge }
         let bridges = sortedNetworks.map { quoted($0.bridge) }
         let ownPairs = sortedNetworks.map { "\(quoted($0.bridge)) . \(quoted($0.bridge))" }
@@ -114,21 +115,21 @@ public enum Ruleset {
         if let tunnel = options.overlayTunnel { lines += tunnelChains(tunnel) }
         lines += filterChains(options)
         lines.append("}")
-        // The bridge table exists only when needed, but is always deleted, so a
-        // change of br_netfilter between runs leaves nothing stale.
-        lines += ["add table bridge \(table)", "delete table bridge \(table)"]
+        // The bridge table is replaced whole: it always holds the anti-spoofing guard
+        // (see `SpoofGuard`), and icc=false's rule without br_netfilter.
+        lines += ["add table bridge \(table)", "delete table bridge \(table)", "table bridge \(table) {"]
+        lines += SpoofGuard.tableBody(guarded)
         if !options.bridgeNetfilter {
             // Without br_netfilter, icc=false is enforced where frames are forwarded
             // between ports. Hairpin traffic goes through the host, not port to port.
             lines += [
-                "table bridge \(table) {",
                 "\tchain forward {",
                 "\t\ttype filter hook forward priority filter; policy accept;",
                 "\t\tmeta iifgroup \(group) meta oifgroup \(group) drop",
                 "\t}",
-                "}",
             ]
         }
+        lines.append("}")
         return lines.joined(separator: "\n") + "\n"
     }
 

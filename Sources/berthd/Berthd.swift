@@ -35,6 +35,9 @@ struct Berthd: AsyncParsableCommand {
     @Option(name: .customLong("published-ports"),
             help: "Who lets traffic from outside reach published ports: nat (Docker's way, whatever the host firewall's input policy) or host-firewall (the host firewall's input rules decide, as for any port of the host)")
     var publishedPorts = "nat"
+    @Option(name: .customLong("anti-spoofing"),
+            help: "Containers on the default bridge send only from their own MAC and addresses (--anti-spoofing=false turns it off)")
+    var antiSpoofing = true
     @Flag(name: .customLong("cleanup"), help: "Remove berth's nftables rules when the daemon exits")
     var cleanup = false
     @Flag(help: "Start although the state database lost records: put back the copies kept beside it and adopt the running containers they name; leave the rest untouched")
@@ -105,6 +108,7 @@ struct Berthd: AsyncParsableCommand {
             root: root, execRoot: execRoot, socketPath: socket, bridgeName: bridge, bridgeIP: bridgeIP,
             resolvConfPath: resolvConf, runcPath: runtime, mtu: mtu, spareNamespaces: spareNamespaces)
         configuration.ipMasquerade = ipMasquerade
+        configuration.antiSpoofing = antiSpoofing
         configuration.cleanupOnExit = cleanup
         guard let publishedPortsMode = PublishedPortsMode(rawValue: publishedPorts) else {
             logger.critical("berthd cannot start: invalid --published-ports \"\(publishedPorts)\": nat or host-firewall")

@@ -84,7 +84,7 @@ import Testing
         }
     }
 
-    enum Step: String, CaseIterable, Sendable { case publish, sandbox, launch, save }
+    enum Step: String, CaseIterable, Sendable { case publish, sandbox, guardPorts, launch, save }
 
     @Test(arguments: Step.allCases)
     func failureAtAnyStepUndoesTheStepsBefore(_ step: Step) async throws {
@@ -95,6 +95,7 @@ import Testing
             switch step {
             case .publish: daemon.firewall.fail("publish")
             case .sandbox: daemon.kernel.fail("createSandbox")
+            case .guardPorts: daemon.firewall.fail("guardEndpoints")
             case .launch: daemon.runtime.fail("launch")
             case .save: daemon.store.failNextWrite(to: StoreKeys.container(id))
             }
@@ -105,6 +106,7 @@ import Testing
             #expect(kernel.hostPorts.isEmpty)
             #expect(!FileManager.default.fileExists(atPath: daemon.configuration.netnsDir + "/" + id))
             #expect(daemon.firewall.snapshot.published[id] ?? [] == [])
+            #expect(daemon.firewall.snapshot.guarded.isEmpty)
             let runtime = daemon.runtime.snapshot
             if step == .save { #expect(runtime.destroyed.contains { $0.id == id && !$0.removingRoot }) }
             #expect(!runtime.runcContainers.contains(id))

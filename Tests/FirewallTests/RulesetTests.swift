@@ -111,7 +111,7 @@ import Testing
         delete table bridge berth
 
         """
-        #expect(text == expected)
+        #expect(text == expected + SpoofGuardTests.emptyBridgeTable)
     }
 
     @Test func withoutBridgeNetfilterHairpinIsMasqueradedAndIccIsABridgeRule() {
@@ -119,9 +119,8 @@ import Testing
         let without = Ruleset.full(networks: [], ports: [], options: .init(bridgeNetfilter: true))
         #expect(with.contains("\t\tct status dnat iifname . oifname @own_bridge masquerade\n"))
         #expect(with.hasSuffix("""
-        add table bridge berth
-        delete table bridge berth
-        table bridge berth {
+        \t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } @th,192,16 { 0x0101, 0x0201 } iifname . @th,208,48 != @port_lladdr drop
+        \t}
         \tchain forward {
         \t\ttype filter hook forward priority filter; policy accept;
         \t\tmeta iifgroup 0x62657274 meta oifgroup 0x62657274 drop
@@ -130,7 +129,7 @@ import Testing
 
         """))
         #expect(!without.contains("ct status dnat iifname . oifname @own_bridge masquerade"))
-        #expect(!without.contains("table bridge berth {"))
+        #expect(!without.contains("meta iifgroup"))
         // Empty sets carry no elements line (nft rejects an empty `elements = { }`).
         #expect(!without.contains("elements"))
     }

@@ -12,6 +12,8 @@ extension Controller {
         publishDNS(removing: record)  // it stops resolving before the slower teardown
         releaseClusterAddresses(live.endpoints, of: record)  // and on other nodes soon after
         if live.publishedPorts != nil { firewall.unpublishInBackground(container: id) }
+        // Ports that were not guarded are skipped by the firewall.
+        if record.networkMode.ownsSandbox { firewall.unguardInBackground(ports: live.endpoints.map(\.hostInterface)) }
         // The network goes down in the background: the caller sees the container stopped
         // without waiting for the kernel, and its addresses stay taken until the
         // interfaces are really gone (reconciliation finishes the job after a crash).

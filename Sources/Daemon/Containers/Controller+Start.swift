@@ -112,8 +112,16 @@ extension Controller {
                 try interfaceSpec(endpoint, defaultRoute: index == routed, defaultRoute6: index == routed6)
             }
             let started = ContinuousClock.now
-            let sandbox = try await worker.createSandbox(SandboxSpec(path: path, interfaces: interfaces))
-            if !interfaces.isEmpty { networkTimings.attach.record(ContinuousClock.now - started) }
+            // Anti-spoofing's elements go in while the worker configures the interfaces.
+            let guarding = PendingGuard(firewall: firewall, identities: endpoints.map { guardedEndpoint($0) })
+            let sandbox: Sandbox
+            do {
+                sandbox = try await worker.createSandbox(SandboxSpec(path: path, interfaces: interfaces),
+                                                         portsNamed: guarding.onPortsNamed)
+            } catch {
+                await guarding.withdraw()
+                throw error
+            }
             sandboxPath = sandbox.path
             // A spare's ready-made pair keeps its own host end name.
             for (index, name) in sandbox.hostInterfaces.enumerated() where index < endpoints.count {
@@ -122,6 +130,10 @@ extension Controller {
             undo.add("remove the network namespace") { [endpoints] in
                 await self.worker.destroySandbox(path: sandbox.path, hostInterfaces: endpoints.map(\.hostInterface))
             }
+            // Guarded before its process can send anything.
+            let guarded = try await guarding.wait()
+            if !guarded.isEmpty { undo.add("stop guarding its ports") { self.firewall.unguardInBackground(ports: guarded) } }
+            if !interfaces.isEmpty { networkTimings.attach.record(ContinuousClock.now - started) }
         case .container:
             sandboxPath = sharedWith?.sandboxPath
         case .host:

@@ -56,8 +56,18 @@ extension Controller {
             // The new interface routes by default only if no current one does.
             let spec = try interfaceSpec(endpoint, defaultRoute: !live.endpoints.contains { $0.gateway != nil },
                                          defaultRoute6: !live.endpoints.contains { $0.gateway6 != nil })
-            try await worker.attach(sandboxPath: live.sandboxPath ?? "", interface: spec)
+            // Anti-spoofing's elements go in while the worker makes the interface.
+            let guarding = PendingGuard(firewall: firewall, identities: [guardedEndpoint(endpoint)])
+            guarding.send([endpoint.hostInterface])
+            do {
+                try await worker.attach(sandboxPath: live.sandboxPath ?? "", interface: spec)
+            } catch {
+                await guarding.withdraw()
+                throw error
+            }
             undo.add("remove the interface") { try await self.worker.detach(hostInterface: endpoint.hostInterface) }
+            let guarded = try await guarding.wait()
+            if !guarded.isEmpty { undo.add("stop guarding its port") { self.firewall.unguardInBackground(ports: guarded) } }
             // The container may have stopped while the interface was made.
             guard var current = containers[record.id], case .running(var now) = current.state, now.pid == live.pid else {
                 throw BerthError.conflict("container \(record.name) stopped while it was being connected")
@@ -124,6 +134,7 @@ extension Controller {
         // The veth goes in the background; its address stays taken until it is gone.
         let started = ContinuousClock.now
         beginTeardown([endpoint])
+        firewall.unguardInBackground(ports: [endpoint.hostInterface])
         let id = record.id
         let pid = live.pid
         await drivers.of(network).leave(endpoint) { [weak self] in

@@ -17,9 +17,10 @@ struct BridgeDriver: BridgedDriver {
 
     static let options = DriverOptions(
         driver: name,
-        known: [DriverOptions.icc, DriverOptions.masquerade, DriverOptions.bridgeName, DriverOptions.mtu],
-        booleans: [DriverOptions.icc, DriverOptions.masquerade],
-        namespaces: ["com.docker.network.bridge.", "com.docker.network.driver."])
+        known: [DriverOptions.icc, DriverOptions.masquerade, DriverOptions.bridgeName, DriverOptions.mtu,
+                DriverOptions.antiSpoofing],
+        booleans: [DriverOptions.icc, DriverOptions.masquerade, DriverOptions.antiSpoofing],
+        namespaces: ["com.docker.network.bridge.", "com.docker.network.driver.", DriverOptions.berthNamespace])
 
     func validate(_ request: NetworkCreateRequest) throws(BerthError) {
         try Self.validate(options: request.Options ?? [:])

@@ -13,6 +13,10 @@ struct DriverOptions: Sendable {
     /// The default network's options, as Docker shows them; never given by a user.
     static let defaultBridge = "com.docker.network.bridge.default_bridge"
     static let hostBindingIPv4 = "com.docker.network.bridge.host_binding_ipv4"
+    /// berth's own options live under `berth.`; any other key there is refused.
+    static let berthNamespace = "berth."
+    /// Anti-spoofing on the network's endpoints (default true; see `Controller.guardsEndpoints`).
+    static let antiSpoofing = "berth.network.enable_anti_spoofing"
 
     let driver: String
     /// Options the driver reads; the only ones accepted under its namespaces.

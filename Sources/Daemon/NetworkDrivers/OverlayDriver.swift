@@ -27,9 +27,9 @@ struct OverlayDriver: BridgedDriver {
     /// Masquerading applies to an overlay's bridge on each node as to a bridge network's;
     /// icc is read only to refuse false (see `validate`).
     static let options = DriverOptions(
-        driver: name, known: [DriverOptions.icc, DriverOptions.masquerade],
-        booleans: [DriverOptions.icc, DriverOptions.masquerade],
-        namespaces: ["com.docker.network.bridge.", "com.docker.network.driver."])
+        driver: name, known: [DriverOptions.icc, DriverOptions.masquerade, DriverOptions.antiSpoofing],
+        booleans: [DriverOptions.icc, DriverOptions.masquerade, DriverOptions.antiSpoofing],
+        namespaces: ["com.docker.network.bridge.", "com.docker.network.driver.", DriverOptions.berthNamespace])
 
     func validate(_ request: NetworkCreateRequest) throws(BerthError) {
         try Self.validate(request, clustered: cluster != nil)
@@ -58,6 +58,11 @@ struct OverlayDriver: BridgedDriver {
         // the host's firewall does not reach (and Docker's overlay driver ignores it too).
         if DriverOptions.flag(options[DriverOptions.icc]) == false {
             throw BerthError.invalid("\(DriverOptions.icc)=false is a bridge network option; overlay networks do not support it")
+        }
+        // The guard lives in the host's bridge table; an overlay's ports are on a bridge in
+        // the overlay's own namespace, which it does not see. Only "off" is true of them.
+        if DriverOptions.flag(options[DriverOptions.antiSpoofing]) == true {
+            throw BerthError.invalid("\(DriverOptions.antiSpoofing)=true: anti-spoofing is not available on overlay networks yet")
         }
     }
 

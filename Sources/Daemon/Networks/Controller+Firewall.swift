@@ -10,7 +10,7 @@ extension Controller {
         for record in containers.values where record.isRunning {
             if let ports = record.publishedPorts, !ports.isEmpty { published[record.id] = ports }
         }
-        try firewall.start(networks: bridges, published: published)
+        try firewall.start(networks: bridges, published: published, guarded: runningGuardedEndpoints())
     }
 
     /// The ports a container asks to publish, read and checked at create so bad input is

@@ -145,7 +145,7 @@ extension Controller {
             // Docker shows the options a create sent (the CLI sends {}); none for the predefined ones.
             IPAM: IPAMSettings(Driver: "default", Config: pools, Options: network.predefined ? nil : [:]),
             Internal: network.isInternal, Attachable: network.attachable, Containers: attached,
-            Options: network.vni.map { network.options.merging([DriverOptions.vxlanID: String($0)]) { $1 } } ?? network.options,
+            Options: shownOptions(network),
             Labels: network.labels)
         resource.ConfigOnly = network.isConfigOnly
         resource.ConfigFrom = .init(Network: network.configFrom ?? "")

@@ -16,7 +16,7 @@ protocol LinkService: AnyObject, Sendable {
     func deleteLinks(_ names: [String]) async
 
     // MARK: sandboxes and interfaces
-    func createSandbox(_ spec: SandboxSpec) async throws -> Sandbox
+    func createSandbox(_ spec: SandboxSpec, portsNamed: (@Sendable ([String]) -> Void)?) async throws -> Sandbox
     func destroySandbox(path: String, hostInterfaces: [String]) async
     func releaseSandbox(path: String, hostInterfaces: [String], done: @escaping @Sendable () -> Void)
     func attach(sandboxPath: String, interface: InterfaceSpec) async throws

@@ -24,6 +24,9 @@ public struct DaemonConfiguration: Sendable {
     public var version: String
     /// Masquerade containers' outbound traffic (`--ip-masq`, on by default as in Docker).
     public var ipMasquerade: Bool = true
+    /// Anti-spoofing on the default bridge's endpoints (`--anti-spoofing`, on by default);
+    /// other networks take `-o berth.network.enable_anti_spoofing`.
+    public var antiSpoofing: Bool = true
     /// Remove berth's nftables table when the daemon exits (`--cleanup`).
     public var cleanupOnExit: Bool = false
     /// Who decides whether a published port answers from outside (`--published-ports`).

@@ -11,6 +11,8 @@ final class FakeFirewall: FirewallService {
         var started = false
         var networks: [String: FirewallNetwork] = [:]
         var published: [String: [PortMapping]] = [:]
+        /// Anti-spoofing: guarded ports and what they may claim.
+        var guarded: [String: GuardedEndpoint] = [:]
         var calls: [String] = []
         var failures: [String: BerthError] = [:]
     }
@@ -36,10 +38,11 @@ final class FakeFirewall: FirewallService {
         if let failure { throw failure }
     }
 
-    func start(networks: [FirewallNetwork], published: [String: [PortMapping]]) throws(BerthError) {
+    func start(networks: [FirewallNetwork], published: [String: [PortMapping]], guarded: [GuardedEndpoint]) throws(BerthError) {
         try begin("start")
         state.withLock { state in
             state.started = true
+            state.guarded = Dictionary(guarded.map { ($0.port, $0) }, uniquingKeysWith: { $1 })
             state.networks = Dictionary(networks.map { ($0.bridge, $0) }, uniquingKeysWith: { $1 })
             state.published = published
         }
@@ -94,6 +97,25 @@ final class FakeFirewall: FirewallService {
         state.withLock { state in
             state.calls.append("unpublishInBackground")
             state.published[container] = nil
+        }
+    }
+
+    func guardEndpoints(_ endpoints: [GuardedEndpoint], done: @escaping @Sendable (BerthError?) -> Void) {
+        do throws(BerthError) {
+            try begin("guardEndpoints")
+            state.withLock { state in
+                for endpoint in endpoints { state.guarded[endpoint.port] = endpoint }
+            }
+            done(nil)
+        } catch {
+            done(error)
+        }
+    }
+
+    func unguardInBackground(ports: [String]) {
+        state.withLock { state in
+            state.calls.append("unguardInBackground")
+            for port in ports { state.guarded[port] = nil }
         }
     }
 }

@@ -140,8 +140,9 @@ final class FakeKernel: LinkService {
 
     // MARK: sandboxes
 
-    func createSandbox(_ spec: SandboxSpec) async throws -> Sandbox {
+    func createSandbox(_ spec: SandboxSpec, portsNamed: (@Sendable ([String]) -> Void)?) async throws -> Sandbox {
         try begin("createSandbox")
+        if !spec.interfaces.isEmpty { portsNamed?(spec.interfaces.map(\.hostName)) }
         await hop()
         await runHook("createSandbox")
         try state.withLock { state throws(BerthError) in
