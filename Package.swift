@@ -75,7 +75,7 @@ let package = Package(
         ]),
         // NAT, published ports and isolation: berth's nftables table, kept whole.
         .target(name: "Firewall", dependencies: [
-            "BerthCore", "Netlink", "CNftables", "Threads", "PortRelay",
+            "BerthCore", "CLinux", "Netlink", "CNftables", "Threads", "PortRelay",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Network drivers: bridge (and an overlay's bridge + VXLAN device), host, none, container.

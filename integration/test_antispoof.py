@@ -211,3 +211,47 @@ def test_guard_follows_connect_disconnect_restart_and_default_bridge_flag(host, 
     count = counting(open_host, "sp-c", "sp-default")
     forge(open_host, "sp-a", "udp4", attacker["mac"], third["mac"], "172.17.99.99", third["ip"], "sp-default", "5")
     assert count() > 0
+
+
+@pytest.mark.parametrize("guarded", [True, False], ids=["guarded", "opt-out"])
+def test_overlay_endpoints_are_guarded_in_the_overlays_namespace(make_host, forger_dir, guarded):
+    """An overlay's containers meet on a bridge in the overlay's own namespace: the guard
+    is there, and a forged source does not leave the node for another one."""
+    from cluster import Cluster
+
+    cluster = Cluster(make_host, nodes=2)
+    try:
+        node1, node2 = cluster.nodes
+        options = [] if guarded else ["-o", OPT_OUT]
+        node1.berth("network", "create", "-d", "overlay", "--subnet", "10.86.0.0/24", *options, "spov")
+        wait_until(lambda: "spov" in node2.berth("network", "ls", "--format", "{{.Name}}").stdout.split(),
+                   timeout=5, message="the overlay on node2")
+        attacker = run_container(node1, "sp-a", "spov", forger_dir)
+        sibling = run_container(node1, "sp-b", "spov", forger_dir)
+        far = run_container(node2, "sp-c", "spov", forger_dir)
+        network_id = json.loads(node1.berth("network", "inspect", "spov").stdout)[0]["Id"]
+        namespace = os.path.join(node1.exec_root, "overlays", network_id[:12])
+        ports = subprocess.run(["nsenter", f"--net={namespace}", "nft", "-j", "list", "set", "bridge", "berth",
+                                "guarded_ports"], capture_output=True, text=True)
+        listed = [item["set"].get("elem", []) for item in json.loads(ports.stdout or '{"nftables": []}')["nftables"]
+                  if "set" in item] if ports.returncode == 0 else []
+        guarded_there = len(listed[0]) if listed else 0
+        assert guarded_there == (2 if guarded else 0), ports.stdout + ports.stderr
+        # Honest traffic across the nodes.
+        wait_until(lambda: node1.berth("exec", "sp-a", "ping", "-c", "1", "-W", "1", far["ip"], check=False).returncode == 0,
+                   timeout=10, message="a ping across the overlay")
+        for source, marker in [(attacker["ip"], "sp-ov-honest"), (sibling["ip"], "sp-ov-sibling"),
+                               ("10.86.0.99", "sp-ov-unassigned")]:
+            count = counting(node2, "sp-c", marker)
+            forge(node1, "sp-a", "udp4", attacker["mac"], far["mac"], source, far["ip"], marker, "5")
+            received = count()
+            assert (received > 0) == (marker == "sp-ov-honest" or not guarded), (marker, received)
+        # The guard's sockets into the namespace go with the last guarded port there, so
+        # the network (and its namespace) can go.
+        for name in ("sp-a", "sp-b"):
+            node1.berth("rm", "-f", name)
+        node2.berth("rm", "-f", "sp-c")
+        node1.berth("network", "rm", "spov")
+        wait_until(lambda: not os.path.exists(namespace), timeout=5, message="the overlay's namespace to go")
+    finally:
+        cluster.cleanup()

@@ -25,6 +25,8 @@ final class FirewallState {
     private let relay: PortRelay?
     /// Anti-spoofing: the guarded container ports, by port name (see `SpoofGuard`).
     private var guarded: [String: GuardedEndpoint] = [:]
+    /// The guard in overlays' namespaces, by namespace file, while a port there is guarded.
+    private var namespaceGuards: [String: NamespaceGuard] = [:]
     /// The watcher's findings are acted on from `start` to `stop` only, so one on its way
     /// while the daemon stops cannot put back a table that `--cleanup` just removed.
     private var guarding = false
@@ -64,6 +66,15 @@ final class FirewallState {
         self.networks = Dictionary(networks.map { ($0.bridge, $0) }, uniquingKeysWith: { $1 })
         self.published = published
         self.guarded = Dictionary(guarded.map { ($0.port, $0) }, uniquingKeysWith: { $1 })
+        for (path, endpoints) in Dictionary(grouping: guarded.filter { $0.namespace != nil }, by: { $0.namespace ?? "" }) {
+            do {
+                let namespaceGuard = try NamespaceGuard(path: path)
+                try namespaceGuard.install(endpoints)
+                namespaceGuards[path] = namespaceGuard
+            } catch {
+                logger.error("cannot guard an overlay's container ports", metadata: ["namespace": .string(path), "error": .string("\(error)")])
+            }
+        }
         try applyAll()
         guarding = true
     }
@@ -188,13 +199,36 @@ final class FirewallState {
         let changed = latest.values.filter { guarded[$0.port] != $0 }
         guard !changed.isEmpty else { return }
         let replaced = changed.compactMap { guarded[$0.port] }
-        try guardBatch.apply(removing: replaced, adding: changed)
-        for endpoint in changed { guarded[endpoint.port] = endpoint }
+        let here = { (endpoint: GuardedEndpoint) in endpoint.namespace == nil }
+        try guardBatch.apply(removing: replaced.filter(here), adding: changed.filter(here))
+        for endpoint in replaced where !here(endpoint) { guarded[endpoint.port] = nil }
+        for endpoint in changed where here(endpoint) { guarded[endpoint.port] = endpoint }
+        // Overlay ports, per namespace; one that fails leaves the others guarded.
+        var failure: BerthError?
+        for (path, endpoints) in Dictionary(grouping: changed.filter { !here($0) }, by: { $0.namespace ?? "" }) {
+            let stale = replaced.filter { $0.namespace == path }
+            do throws(BerthError) {
+                try guardInNamespace(path, removing: stale, adding: endpoints)
+                for endpoint in endpoints { guarded[endpoint.port] = endpoint }
+            } catch {
+                failure = error
+            }
+        }
+        for endpoint in replaced where !here(endpoint) { dropNamespaceGuardIfUnused(endpoint.namespace) }
+        if let failure { throw failure }
     }
 
     /// Stops guarding ports; ports not guarded are skipped.
     func unguard(ports: [String]) {
-        let removed = Set(ports).compactMap { guarded.removeValue(forKey: $0) }
+        let allRemoved = Set(ports).compactMap { guarded.removeValue(forKey: $0) }
+        for (path, endpoints) in Dictionary(grouping: allRemoved.filter { $0.namespace != nil }, by: { $0.namespace ?? "" }) {
+            do { try namespaceGuards[path]?.apply(removing: endpoints, adding: []) } catch {
+                // Its table is rebuilt whole the next time a port there is guarded.
+                namespaceGuards[path] = nil
+            }
+            dropNamespaceGuardIfUnused(path)
+        }
+        let removed = allRemoved.filter { $0.namespace == nil }
         guard !removed.isEmpty else { return }
         do {
             try guardBatch.apply(removing: removed, adding: [])
@@ -208,6 +242,25 @@ final class FirewallState {
     }
 
     // MARK: internals
+
+    /// Guards ports on a bridge in another namespace; the first there installs its table.
+    private func guardInNamespace(_ path: String, removing: [GuardedEndpoint], adding: [GuardedEndpoint]) throws(BerthError) {
+        if let existing = namespaceGuards[path] {
+            try existing.apply(removing: removing, adding: adding)
+            return
+        }
+        let namespaceGuard = try NamespaceGuard(path: path)
+        try namespaceGuard.install(adding)
+        namespaceGuards[path] = namespaceGuard
+    }
+
+    /// Closes the sockets into a namespace none of whose ports is guarded any more: they
+    /// would keep the namespace, and the overlay's devices in it, alive after its network
+    /// is removed.
+    private func dropNamespaceGuardIfUnused(_ path: String?) {
+        guard let path, !guarded.values.contains(where: { $0.namespace == path }) else { return }
+        namespaceGuards[path] = nil
+    }
 
     /// Host-firewall mode: the relay serves the port's held socket.
     private func serveRelay(_ mapping: PortMapping) throws(BerthError) {
@@ -283,7 +336,7 @@ final class FirewallState {
         }
         try nftables.run(Ruleset.full(networks: Array(networks.values), ports: published.values.flatMap { $0 }, options: options,
                                       remoteContainers: remoteContainers, existing: existing,
-                                      guarded: Array(guarded.values)))
+                                      guarded: guarded.values.filter { $0.namespace == nil }))
         do { try reconcileForeignChains() } catch {
             logger.error("cannot put berth's rule in other firewalls' chains", metadata: ["error": .string("\(error)")])
         }

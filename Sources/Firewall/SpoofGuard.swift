@@ -9,12 +9,16 @@ public struct GuardedEndpoint: Sendable, Hashable {
     public var ipv4: IPv4Address?
     /// The global address; with it the container also speaks from its link-local one.
     public var ipv6: IPv6Address?
+    /// The network namespace file of the bridge the port is on (an overlay's); nil for
+    /// berthd's own namespace.
+    public var namespace: String?
 
-    public init(port: String, mac: MACAddress, ipv4: IPv4Address?, ipv6: IPv6Address?) {
+    public init(port: String, mac: MACAddress, ipv4: IPv4Address?, ipv6: IPv6Address?, namespace: String? = nil) {
         self.port = port
         self.mac = mac
         self.ipv4 = ipv4
         self.ipv6 = ipv6
+        self.namespace = namespace
     }
 
     /// The link-local address the kernel gives the container's end: EUI-64 of its MAC

@@ -109,8 +109,13 @@ import Testing
             try await daemon.network("y", subnet: "10.5.0.0/24", options: [DriverOptions.antiSpoofing: "F"])
             _ = try await daemon.run("c1", network: "y")
             #expect(daemon.firewall.snapshot.guarded.isEmpty)
+            // Overlays guard their endpoints too (in the overlay's namespace): both values pass.
+            for value in ["true", "false"] {
+                try OverlayDriver.validate(
+                    NetworkCreateRequest(Name: "ov", Driver: "overlay", Options: [DriverOptions.antiSpoofing: value]), clustered: true)
+            }
             #expect(throws: BerthError.self) { try OverlayDriver.validate(
-                NetworkCreateRequest(Name: "ov", Driver: "overlay", Options: [DriverOptions.antiSpoofing: "true"]), clustered: true) }
+                NetworkCreateRequest(Name: "ov", Driver: "overlay", Options: [DriverOptions.antiSpoofing: "maybe"]), clustered: true) }
         }
     }
 

@@ -5,12 +5,12 @@ import Synchronization
 /// Anti-spoofing: which endpoints the firewall guards (see `SpoofGuard`), so that a
 /// container sends only from its own MAC and addresses.
 extension Controller {
-    /// Bridge networks guard their endpoints unless made with
+    /// Bridge and overlay networks guard their endpoints unless made with
     /// `-o berth.network.enable_anti_spoofing=false`; the default bridge follows
-    /// `berthd --anti-spoofing`. Overlay endpoints are on a bridge in the overlay's own
-    /// namespace, where the host's bridge table does not see them: not guarded (yet).
+    /// `berthd --anti-spoofing`. An overlay's ports are on a bridge in the overlay's own
+    /// namespace: the firewall guards them there (see `NamespaceGuard`).
     func guardsEndpoints(_ network: NetworkRecord) -> Bool {
-        guard network.driver == BridgeDriver.name else { return false }
+        guard network.driver == BridgeDriver.name || network.driver == OverlayDriver.name else { return false }
         if network.options[DriverOptions.defaultBridge] == "true" { return configuration.antiSpoofing }
         return DriverOptions.flag(network.options[DriverOptions.antiSpoofing]) != false
     }
@@ -19,7 +19,9 @@ extension Controller {
     /// not guard. The port is the endpoint's host end (a start may learn another: a spare's).
     func guardedEndpoint(_ endpoint: EndpointRecord) -> GuardedEndpoint? {
         guard let network = networks[endpoint.networkID], guardsEndpoints(network) else { return nil }
-        return GuardedEndpoint(port: endpoint.hostInterface, mac: endpoint.mac, ipv4: endpoint.ipv4, ipv6: endpoint.ipv6)
+        let namespace = network.driver == OverlayDriver.name ? drivers.overlay.namespacePath(network) : nil
+        return GuardedEndpoint(port: endpoint.hostInterface, mac: endpoint.mac, ipv4: endpoint.ipv4, ipv6: endpoint.ipv6,
+                               namespace: namespace)
     }
 
     /// A network's options as inspect shows them: an overlay's VNI as Docker shows it, and

@@ -59,11 +59,6 @@ struct OverlayDriver: BridgedDriver {
         if DriverOptions.flag(options[DriverOptions.icc]) == false {
             throw BerthError.invalid("\(DriverOptions.icc)=false is a bridge network option; overlay networks do not support it")
         }
-        // The guard lives in the host's bridge table; an overlay's ports are on a bridge in
-        // the overlay's own namespace, which it does not see. Only "off" is true of them.
-        if DriverOptions.flag(options[DriverOptions.antiSpoofing]) == true {
-            throw BerthError.invalid("\(DriverOptions.antiSpoofing)=true: anti-spoofing is not available on overlay networks yet")
-        }
     }
 
     /// Device names from the network's ID, the same on every node; the MTU leaves room
