@@ -8,9 +8,9 @@ instead of DNAT: its TCP throughput from a LAN client is measured against DNAT's
 """
 import time
 
-from common import netns_add, run
+from common import run
 from engines import Berth
-from scenarios import iperf, scenario
+from scenarios import iperf, lan_client, scenario
 
 # What Docker and ufw leave (iptables-nft's FORWARD and INPUT policies DROP, the host's own
 # and established traffic let in) plus a user's own nft table whose chains drop by default.
@@ -38,17 +38,6 @@ class FirewalledBerth(Berth):
         if self.proc is None:
             run(["ip", "netns", "exec", self.netns, "sh", "-c", HOST_FIREWALL])
         super().start(timeout)
-
-
-def _lan(ctx, eng, tag):
-    """A LAN client namespace on the engine's host: 198.51.100.2 -> host 198.51.100.1."""
-    lan = f"{ctx.prefix}lan{tag}"
-    netns_add(ctx.cleanup, [lan])
-    run(["sh", "-c", f"ip -n {eng.netns} link add benchlan type veth peer name lan netns {lan}"
-                     f" && ip -n {eng.netns} addr add 198.51.100.1/24 dev benchlan && ip -n {eng.netns} link set benchlan up"
-                     f" && ip -n {lan} addr add 198.51.100.2/24 dev lan && ip -n {lan} link set lan up"
-                     f" && ip -n {lan} link set lo up"])
-    return f"/run/netns/{lan}"
 
 
 @scenario("coexist")
@@ -84,7 +73,7 @@ def coexist(ctx, runs=30):
     # A published port from the LAN: DNAT (nat, the default) against the relay (host-firewall).
     for eng in engines:
         with ctx.guard("coexist", 2, system[eng.name], "TCP 1 stream, LAN -> published port: nat vs host-firewall relay"):
-            client = _lan(ctx, eng, eng.name[-2:])
+            client = lan_client(ctx, eng, eng.name[-2:])
             eng.cli("run", "-d", "--name", "ppsrv", "-p", "5201:5201", eng.image, "sleep", "100000")
             time.sleep(0.3)
             results = [iperf(ctx, eng.sandbox_key("ppsrv"), client, "198.51.100.1") for _ in range(3)]

@@ -473,23 +473,30 @@ def published_ports(ctx, runs=8, probe_runs=20):
     # Throughput: a LAN client namespace on each engine's host reaches a published port.
     for eng in ctx.engines(0):
         with ctx.guard("published-ports", 2, eng.name, "TCP 1 stream, LAN client -> published port"):
-            lan = f"{ctx.prefix}lan{eng.name[:2]}"
-            netns_add(ctx.cleanup, [lan])
-            run(["sh", "-c", f"ip -n {eng.netns} link add benchlan type veth peer name lan netns {lan}"
-                             f" && ip -n {eng.netns} addr add 198.51.100.1/24 dev benchlan && ip -n {eng.netns} link set benchlan up"
-                             f" && ip -n {lan} addr add 198.51.100.2/24 dev lan && ip -n {lan} link set lan up"
-                             f" && ip -n {lan} link set lo up"])
+            lan = lan_client(ctx, eng, eng.name[:2])
             eng.cli("run", "-d", "--name", "ppsrv", "-p", "5201:5201", eng.image, "sleep", "100000")
             eng.cli("run", "-d", "--name", "ppcli", eng.image, "sleep", "100000")
             server_ns = eng.sandbox_key("ppsrv")
             through_port, direct = [], []
             for _ in range(3):
-                through_port.append(iperf(ctx, server_ns, f"/run/netns/{lan}", "198.51.100.1"))
+                through_port.append(iperf(ctx, server_ns, lan, "198.51.100.1"))
                 direct.append(iperf(ctx, server_ns, eng.sandbox_key("ppcli"), eng.ip_of("ppsrv", "bridge")))
             ctx.record("published-ports", 2, "TCP 1 stream, LAN client -> published port", "Gbit/s", eng.name, through_port,
                        extra=dict(ratio_to_container_to_container=round(_median(through_port) / _median(direct), 3)))
             ctx.record("published-ports", 2, "TCP 1 stream, container -> container (same bridge)", "Gbit/s", eng.name, direct)
             eng.cli("rm", "-f", "ppsrv", "ppcli", check=False)
+
+
+def lan_client(ctx, eng, tag):
+    """A LAN client namespace on the engine's host: 198.51.100.2, the host 198.51.100.1.
+    Returns the namespace's file."""
+    lan = f"{ctx.prefix}lan{tag}"
+    netns_add(ctx.cleanup, [lan])
+    run(["sh", "-c", f"ip -n {eng.netns} link add benchlan type veth peer name lan netns {lan}"
+                     f" && ip -n {eng.netns} addr add 198.51.100.1/24 dev benchlan && ip -n {eng.netns} link set benchlan up"
+                     f" && ip -n {lan} addr add 198.51.100.2/24 dev lan && ip -n {lan} link set lan up"
+                     f" && ip -n {lan} link set lo up"])
+    return f"/run/netns/{lan}"
 
 
 # --- multi-host overlay -------------------------------------------------------------------

@@ -12,14 +12,11 @@ import subprocess
 import sys
 import time
 
-from harness import wait_until
+from harness import HOST_IP, INTERNET, LAN_IP, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER = [sys.executable, os.path.join(HERE, "peer_server.py")]
 CLIENT = [sys.executable, os.path.join(HERE, "peer_client.py")]
-HOST_IP = "198.51.100.1"
-LAN_IP = "198.51.100.2"
-INTERNET = "203.0.113.10"
 INTERNET_PORT = 8000
 PAGE = "hf-web"
 WEB = ["sh", "-c", f"mkdir -p /www && echo {PAGE} > /www/index.html && exec httpd -f -p 80 -h /www"]

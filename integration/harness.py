@@ -14,6 +14,10 @@ import time
 import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# add_outside's addresses: the host's uplink, the LAN client, and "the internet" behind it.
+HOST_IP = "198.51.100.1"
+LAN_IP = "198.51.100.2"
+INTERNET = "203.0.113.10"
 BIN = os.environ.get("BERTH_BIN", os.path.join(REPO, ".build", "debug"))
 BERTHD = os.path.join(BIN, "berthd")
 BERTH = os.path.join(BIN, "berth")

@@ -9,14 +9,11 @@ import time
 
 import pytest
 
-from harness import fails, wait_until
+from harness import HOST_IP, INTERNET, LAN_IP, fails, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER = [sys.executable, os.path.join(HERE, "peer_server.py")]
 CLIENT = [sys.executable, os.path.join(HERE, "peer_client.py")]
-HOST_IP = "198.51.100.1"
-LAN_IP = "198.51.100.2"
-INTERNET = "203.0.113.10"
 
 
 def ask(netns, kind, address, port, check=True):
