@@ -30,6 +30,7 @@ import Testing
     \t}
     \tchain prerouting {
     \t\ttype filter hook prerouting priority filter; policy accept;
+    \t\tether type ip iifname . ether saddr . ip saddr @port_ip4 accept
     \t\tiifname @guarded_ports jump guard_port
     \t}
     \tchain guard_port {
