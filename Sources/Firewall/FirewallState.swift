@@ -1,5 +1,4 @@
 import BerthCore
-import Glibc
 import Logging
 import PortRelay
 
@@ -84,7 +83,12 @@ final class FirewallState {
     func stop(removeRules: Bool) throws(BerthError) {
         guarding = false
         guard removeRules else { return }
-        if let removal = ForeignChains.removal(try listRuleset()) { try nftables.runJSON(removal) }
+        // berth's own tables go even if its rules elsewhere cannot be found.
+        do {
+            if let removal = ForeignChains.removal(try listRuleset()) { try nftables.runJSON(removal) }
+        } catch {
+            logger.warning("cannot remove berth's rule from other firewalls' chains", metadata: ["error": .string("\(error)")])
+        }
         try nftables.run(Ruleset.removeAll())
     }
 
@@ -268,14 +272,10 @@ final class FirewallState {
         guard let descriptor = reservations.duplicate(mapping.hostKey) else {
             throw BerthError(.internal, "host port \(mapping.hostKey) is not held")
         }
-        do {
-            try relay.serve(key: mapping.hostKey.description, descriptor: descriptor,
-                            transport: mapping.transport == .tcp ? .tcp : .udp,
-                            target: mapping.containerIP, port: mapping.containerPort)
-        } catch {
-            close(descriptor)
-            throw error
-        }
+        // The relay owns the descriptor from here, failure included.
+        try relay.serve(key: mapping.hostKey.description, descriptor: descriptor,
+                        transport: mapping.transport == .tcp ? .tcp : .udp,
+                        target: mapping.containerIP, port: mapping.containerPort)
     }
 
     /// A host port for one request: the one asked for, or the first free in its range

@@ -27,10 +27,14 @@ public final class PortRelay: Sendable {
         self.logger = logger
     }
 
-    /// Serves a bound socket (the relay takes it over and closes it on `stop`), relaying
-    /// what arrives to `target`. `key` names it for `stop`.
+    /// Serves a bound socket, relaying what arrives to `target`. The relay owns the
+    /// descriptor from this call on, failure included (it closes it, or NIO does once it
+    /// has it): the caller never closes it. `key` names it for `stop`.
     public func serve(key: String, descriptor: Int32, transport: Transport, target: IPAddress, port: UInt16) throws(BerthError) {
         stop(key: key)
+        // Until NIO's bootstrap has the descriptor, a failure closes it here.
+        var handedOver = false
+        defer { if !handedOver { close(descriptor) } }
         do {
             let address = try SocketAddress(ipAddress: target.description, port: Int(port))
             let channel: any Channel
@@ -39,12 +43,14 @@ public final class PortRelay: Sendable {
                 guard listen(descriptor, 512) == 0 else {
                     throw BerthError(.internal, "cannot listen on \(key): \(String(cString: strerror(errno)))")
                 }
+                handedOver = true
                 channel = try ServerBootstrap(group: group)
                     .childChannelOption(.autoRead, value: false)
                     .childChannelOption(.allowRemoteHalfClosure, value: true)
                     .childChannelInitializer { inbound in Self.splice(inbound, to: address) }
                     .withBoundSocket(descriptor).wait()
             case .udp:
+                handedOver = true
                 channel = try DatagramBootstrap(group: group)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
